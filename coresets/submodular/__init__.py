@@ -1,0 +1,35 @@
+"""Submodular functions, their greedy maximisers and dense similarity matrices."""
+
+from coresets.submodular.functions import (
+    FacilityLocation,
+    FeatureBased,
+    GraphCut,
+    Mixture,
+    SaturatedCoverage,
+    SubmodularFunction,
+)
+from coresets.submodular.optimizers import (
+    OPTIMIZERS,
+    ApproximateLazyGreedy,
+    LazyGreedy,
+    NaiveGreedy,
+    StochasticGreedy,
+    maximize,
+)
+from coresets.submodular.similarity import similarity
+
+__all__ = [
+    "FacilityLocation",
+    "FeatureBased",
+    "GraphCut",
+    "Mixture",
+    "SaturatedCoverage",
+    "SubmodularFunction",
+    "OPTIMIZERS",
+    "ApproximateLazyGreedy",
+    "LazyGreedy",
+    "NaiveGreedy",
+    "StochasticGreedy",
+    "maximize",
+    "similarity",
+]

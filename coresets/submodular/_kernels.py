@@ -1,0 +1,157 @@
+"""Compiled CPU kernels for the graph-based functions (numba).
+
+Every kernel reads rows of a similarity matrix in the row convention of
+:class:`~coresets.submodular.functions.FacilityLocation` (row ``j`` = candidate
+``j``'s similarities to the points it can represent) and accumulates in float64,
+whatever the storage dtype. Sparse kernels walk CSR rows and never densify.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# Batches of candidates larger than this are spread over threads; smaller ones
+# run serially because starting the thread pool costs more than the work.
+PARALLEL_MIN_BATCH = 512
+
+
+@njit(cache=True, nogil=True)
+def _fl_dense_row_gain(row, cur):
+    g = 0.0
+    for i in range(row.shape[0]):
+        d = row[i] - cur[i]
+        if d > 0.0:
+            g += d
+    return g
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_gains(S, cur, cands, out):
+    for t in range(cands.shape[0]):
+        out[t] = _fl_dense_row_gain(S[cands[t]], cur)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fl_dense_gains_parallel(S, cur, cands, out):
+    for t in prange(cands.shape[0]):
+        out[t] = _fl_dense_row_gain(S[cands[t]], cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_add(S, cur, j):
+    row = S[j]
+    g = 0.0
+    for i in range(row.shape[0]):
+        if row[i] > cur[i]:
+            g += row[i] - cur[i]
+            cur[i] = row[i]
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _fl_sparse_row_gain(data, indices, start, stop, cur):
+    g = 0.0
+    for p in range(start, stop):
+        d = data[p] - cur[indices[p]]
+        if d > 0.0:
+            g += d
+    return g
+
+
+@njit(cache=True, nogil=True)
+def fl_sparse_gains(data, indices, indptr, cur, cands, out):
+    for t in range(cands.shape[0]):
+        j = cands[t]
+        out[t] = _fl_sparse_row_gain(data, indices, indptr[j], indptr[j + 1], cur)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fl_sparse_gains_parallel(data, indices, indptr, cur, cands, out):
+    for t in prange(cands.shape[0]):
+        j = cands[t]
+        out[t] = _fl_sparse_row_gain(data, indices, indptr[j], indptr[j + 1], cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_sparse_add(data, indices, indptr, cur, j):
+    g = 0.0
+    for p in range(indptr[j], indptr[j + 1]):
+        i = indices[p]
+        if data[p] > cur[i]:
+            g += data[p] - cur[i]
+            cur[i] = data[p]
+    return g
+
+
+@njit(cache=True, nogil=True)
+def _sc_dense_row_gain(row, cur, cap):
+    g = 0.0
+    for i in range(row.shape[0]):
+        v = cur[i] + row[i]
+        if v > cap[i]:
+            v = cap[i]
+        g += v - cur[i]
+    return g
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def sc_dense_gains(S, cur, cap, cands, out):
+    for t in prange(cands.shape[0]):
+        out[t] = _sc_dense_row_gain(S[cands[t]], cur, cap)
+
+
+@njit(cache=True, nogil=True)
+def sc_sparse_gains(data, indices, indptr, cur, cap, cands, out):
+    for t in range(cands.shape[0]):
+        j = cands[t]
+        g = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            v = cur[i] + data[p]
+            if v > cap[i]:
+                v = cap[i]
+            g += v - cur[i]
+        out[t] = g
+
+
+def run_gains(serial, parallel, *args):
+    """Call the serial or the threaded kernel depending on the batch size.
+
+    ``args`` ends with ``(cands, out)``; the kernels fill ``out`` in place.
+    """
+    cands = args[-2]
+    kernel = parallel if cands.shape[0] >= PARALLEL_MIN_BATCH else serial
+    kernel(*args)
+    return args[-1]
+
+
+def empty_gains(n: int) -> np.ndarray:
+    return np.empty(n, dtype=np.float64)
+
+
+# --- per-element kernels handed to the compiled optimiser loops -------------
+# Signature: gain(args, cur, j) -> float and add(args, cur, j) -> float, where
+# ``args`` is the function's tuple of arrays and ``cur`` its float64 state.
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_gain1(args, cur, j):
+    return _fl_dense_row_gain(args[0][j], cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_add1(args, cur, j):
+    return fl_dense_add(args[0], cur, j)
+
+
+@njit(cache=True, nogil=True)
+def fl_sparse_gain1(args, cur, j):
+    data, indices, indptr = args
+    return _fl_sparse_row_gain(data, indices, indptr[j], indptr[j + 1], cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_sparse_add1(args, cur, j):
+    data, indices, indptr = args
+    return fl_sparse_add(data, indices, indptr, cur, j)

@@ -1,0 +1,162 @@
+"""Compiled (numba) optimiser loops over per-element gain/add kernels.
+
+A function that can run here exposes ``kernels()`` returning ``(gain, add,
+args, cur)``: two jitted functions ``gain(args, cur, j)`` / ``add(args, cur, j)``
+and the arrays they read. The loops below know nothing else about the function,
+so the split between functions and optimisers holds while the whole greedy
+runs without returning to Python for every element.
+
+The loops run in chunks (``stop`` picks) so a progress bar can advance between
+calls; all loop state lives in arrays owned by the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_SLACK = 1e-12
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _less(ka, ia, kb, ib):
+    # heap order: smaller key first, ties to the smaller element id
+    return ka < kb or (ka == kb and ia < ib)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(keys, ids, size, pos):
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        child = left
+        right = left + 1
+        if right < size and _less(keys[right], ids[right], keys[left], ids[left]):
+            child = right
+        if _less(keys[child], ids[child], keys[pos], ids[pos]):
+            keys[pos], keys[child] = keys[child], keys[pos]
+            ids[pos], ids[child] = ids[child], ids[pos]
+            pos = child
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def heapify(keys, ids):
+    size = keys.shape[0]
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(keys, ids, size, pos)
+
+
+@njit(cache=True, nogil=True)
+def _pop(keys, ids, size):
+    size -= 1
+    keys[0] = keys[size]
+    ids[0] = ids[size]
+    _sift_down(keys, ids, size, 0)
+    return size
+
+
+@njit(cache=True, nogil=True)
+def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, chosen, gains, stop):
+    """Lazy greedy until ``stop`` picks or the heap empties.
+
+    ``keys``/``ids`` form a binary heap of ``-score`` upper bounds (score = gain,
+    or gain per cost when ``costs`` is non-empty); ``meta`` is ``[heap size, picks
+    so far]``; ``budget[0]`` is the budget left. ``fresh_at[j] == picks`` marks a
+    bound computed for the current set. Returns the number of picks so far.
+    """
+    use_costs = costs.shape[0] > 0
+    size = meta[0]
+    m = meta[1]
+    while m < stop and size > 0:
+        j = ids[0]
+        if use_costs and costs[j] > budget[0] * (1.0 + _SLACK):
+            size = _pop(keys, ids, size)  # budgets only shrink: j never fits again
+            continue
+        if fresh_at[j] == m:
+            size = _pop(keys, ids, size)
+            gains[m] = add(args, cur, j)
+            chosen[m] = j
+            if use_costs:
+                budget[0] -= costs[j]
+            m += 1
+        else:
+            g = gain(args, cur, j)
+            fresh_at[j] = m
+            keys[0] = -(g / costs[j]) if use_costs else -g
+            _sift_down(keys, ids, size, 0)
+    meta[0] = size
+    meta[1] = m
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _next_uniform(rng_state):
+    # splitmix64: a tiny counter-based generator seeded from the caller's numpy
+    # Generator, so the loop never touches numpy's or numba's global state
+    rng_state[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = rng_state[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def stochastic_loop(
+    gain,
+    add,
+    args,
+    cur,
+    remaining,
+    meta,
+    rng_state,
+    sample_size,
+    costs,
+    budget,
+    chosen,
+    gains,
+    stop,
+):
+    """Stochastic greedy until ``stop`` picks, sampling by partial Fisher-Yates.
+
+    ``remaining[:meta[0]]`` are the candidates left and ``meta[1]`` the picks so
+    far; each pick evaluates ``sample_size`` distinct random candidates and takes
+    the best score (ties to the smaller id).
+    """
+    use_costs = costs.shape[0] > 0
+    m_left = meta[0]
+    m = meta[1]
+    while m < stop and m_left > 0:
+        best = -1
+        best_score = 0.0
+        t = 0
+        while t < min(sample_size, m_left):
+            r = t + int(_next_uniform(rng_state) * (m_left - t))
+            remaining[t], remaining[r] = remaining[r], remaining[t]
+            j = remaining[t]
+            if use_costs and costs[j] > budget[0] * (1.0 + _SLACK):
+                m_left -= 1  # never fits again: drop it and draw again in its place
+                remaining[t] = remaining[m_left]
+                continue
+            g = gain(args, cur, j)
+            score = g / costs[j] if use_costs else g
+            if best < 0 or score > best_score or (score == best_score and j < remaining[best]):
+                best = t
+                best_score = score
+            t += 1
+        if best < 0:
+            continue
+        j = remaining[best]
+        gains[m] = add(args, cur, j)
+        chosen[m] = j
+        if use_costs:
+            budget[0] -= costs[j]
+        m_left -= 1
+        remaining[best] = remaining[m_left]
+        m += 1
+    meta[0] = m_left
+    meta[1] = m
+    return m

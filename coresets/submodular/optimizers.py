@@ -1,0 +1,430 @@
+"""Greedy maximisers of submodular functions under a cardinality or knapsack constraint.
+
+Each optimiser is a small class with one verb, ``run``, that drives a function
+through the interface of :mod:`coresets.submodular.functions` (``init_state``,
+``gains``, ``add``, ``value``) and knows nothing else about it. :func:`maximize`
+is the entry point: it validates the request, builds the starting state and
+returns a :class:`~coresets.selection.Selection`.
+
+Ties between equal gains always go to the smaller index, so ``naive`` and
+``lazy`` return the same ranking.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import numbers
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from coresets._validation import check_costs, check_indices, check_n_select, check_random_state
+from coresets.selection import Selection
+from coresets.submodular import _loops
+from coresets.submodular.functions import SubmodularFunction
+
+__all__ = [
+    "maximize",
+    "NaiveGreedy",
+    "LazyGreedy",
+    "ApproximateLazyGreedy",
+    "StochasticGreedy",
+    "OPTIMIZERS",
+]
+
+# Costs within this relative slack of the remaining budget still fit (float sums).
+_BUDGET_SLACK = 1e-12
+
+
+class _Knapsack:
+    """Remaining budget and per-element costs; without costs everything costs 1 and fits."""
+
+    def __init__(self, costs, budget):
+        self.costs = costs
+        self.left = budget
+
+    def fits(self, cands):
+        if self.costs is None:
+            return np.ones(cands.shape[0], dtype=bool)
+        return self.costs[cands] <= self.left * (1 + _BUDGET_SLACK)
+
+    def fits_one(self, j):
+        return self.costs is None or self.costs[j] <= self.left * (1 + _BUDGET_SLACK)
+
+    def score(self, gains, cands):
+        return gains if self.costs is None else gains / self.costs[cands]
+
+    def spend(self, j):
+        if self.costs is not None:
+            self.left -= self.costs[j]
+
+
+def _best(scores, cands):
+    """Position of the highest score; ties go to the smaller element id."""
+    top = scores.max()
+    ties = np.flatnonzero(scores == top)
+    return ties[0] if ties.size == 1 else ties[np.argmin(cands[ties])]
+
+
+class _Progress:
+    def __init__(self, total, progress, desc):
+        self.bar = tqdm(total=total, disable=not progress, desc=desc, leave=False)
+
+    def step(self):
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
+
+
+def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc):
+    """Drive a compiled loop in chunks so the progress bar advances; return ids, gains."""
+    gain, add, args, cur = function.kernels(state)
+    costs = np.empty(0) if knapsack.costs is None else knapsack.costs
+    budget = np.array([knapsack.left], dtype=np.float64)
+    chosen = np.empty(k, dtype=np.int64)
+    gains = np.empty(k, dtype=np.float64)
+    chunk = max(1, k // 100)
+    bar = tqdm(total=k, disable=not progress, desc=desc, leave=False)
+    m = 0
+    while m < k:
+        done = loop(
+            gain, add, args, cur, *loop_state, costs, budget, chosen, gains, min(k, m + chunk)
+        )
+        bar.update(done - m)
+        if done == m or done < min(k, m + chunk):
+            m = done
+            break
+        m = done
+    bar.close()
+    knapsack.left = float(budget[0])
+    state.value += float(gains[:m].sum())
+    return chosen[:m].tolist(), gains[:m].tolist()
+
+
+class NaiveGreedy:
+    """Exact greedy: every step evaluates every remaining candidate (one batched call)."""
+
+    name = "naive"
+
+    def run(self, function, state, k, available, knapsack, progress=False):
+        """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
+        chosen, gains = [], []
+        bar = _Progress(k, progress, "naive greedy")
+        for _ in range(k):
+            cands = np.flatnonzero(available)
+            cands = cands[knapsack.fits(cands)]
+            if cands.size == 0:
+                break
+            g = function.gains(state, cands)
+            j = int(cands[_best(knapsack.score(g, cands), cands)])
+            gains.append(function.add(state, j))
+            chosen.append(j)
+            available[j] = False
+            knapsack.spend(j)
+            bar.step()
+        bar.close()
+        return chosen, gains
+
+
+class LazyGreedy:
+    """Lazy (accelerated) greedy, Minoux 1978: a priority queue of stale upper bounds.
+
+    By submodularity a gain computed earlier bounds the gain now, so only the top
+    of the queue is re-evaluated; an element whose bound is fresh and still on top
+    is the exact greedy choice. Stale bounds at the top are refreshed in batches
+    of up to ``batch_size`` per call to ``function.gains``.
+
+    Parameters
+    ----------
+    batch_size : int, default 8
+        Stale heap entries re-evaluated together (amortises per-call overhead).
+    """
+
+    name = "lazy"
+
+    def __init__(self, batch_size=8):
+        self.batch_size = batch_size
+
+    def _accept_stale(self, fresh_score, old_bound):
+        return False
+
+    def run(self, function, state, k, available, knapsack, progress=False):
+        """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
+        cands = np.flatnonzero(available)
+        cands = cands[knapsack.fits(cands)]
+        g = function.gains(state, cands)
+        if type(self) is LazyGreedy and function.kernels(state) is not None:
+            keys = -knapsack.score(g, cands).astype(np.float64)
+            ids = cands.astype(np.int64)
+            _loops.heapify(keys, ids)
+            fresh_at = np.full(function.n, -1, dtype=np.int64)
+            fresh_at[cands] = 0
+            meta = np.array([ids.shape[0], 0], dtype=np.int64)
+            loop_state = (keys, ids, meta, fresh_at)
+            return _compiled_run(
+                _loops.lazy_loop, loop_state, function, state, k, knapsack, progress, "lazy greedy"
+            )
+        last_gain = np.zeros(function.n, dtype=np.float64)
+        last_gain[cands] = g
+        # fresh_at[j] == len(chosen) means j's bound was computed for the current set.
+        fresh_at = np.full(function.n, -1, dtype=np.int64)
+        fresh_at[cands] = 0
+        heap = list(zip((-knapsack.score(g, cands)).tolist(), cands.tolist(), strict=True))
+        heapq.heapify(heap)
+
+        chosen, gains = [], []
+        bar = _Progress(k, progress, "lazy greedy")
+        pop, push = heapq.heappop, heapq.heappush
+        while len(chosen) < k and heap:
+            neg_bound, j = pop(heap)
+            if not knapsack.fits_one(j):
+                continue  # budgets only shrink: j never fits again
+            step = len(chosen)
+            if fresh_at[j] != step:
+                batch = [j]
+                bounds = [neg_bound]
+                while heap and len(batch) < self.batch_size and fresh_at[heap[0][1]] != step:
+                    b, i = pop(heap)
+                    batch.append(i)
+                    bounds.append(b)
+                ids = np.asarray(batch, dtype=np.int64)
+                g = function.gains(state, ids)
+                last_gain[ids] = g
+                fresh_at[ids] = step
+                scores = knapsack.score(g, ids)
+                if self._accept_stale(scores[0], -bounds[0]):
+                    # approximate-lazy: the old bound topped every other bound, so a fresh
+                    # score within (1 - epsilon) of it is within (1 - epsilon) of the best
+                    for i, s in zip(batch[1:], scores[1:].tolist(), strict=True):
+                        push(heap, (-s, i))
+                else:
+                    for i, s in zip(batch, scores.tolist(), strict=True):
+                        push(heap, (-s, i))
+                    continue
+            gains.append(function.add(state, j))
+            chosen.append(j)
+            knapsack.spend(j)
+            bar.step()
+        bar.close()
+        return chosen, gains
+
+
+class ApproximateLazyGreedy(LazyGreedy):
+    """Lazy greedy that accepts a re-evaluated head within ``(1 - epsilon)`` of its old bound.
+
+    Each pick is then at least ``(1 - epsilon)`` times the best gain, trading a
+    little objective for fewer evaluations.
+
+    Parameters
+    ----------
+    epsilon : float, default 0.01
+        Relative slack in (0, 1).
+    """
+
+    name = "approximate-lazy"
+
+    def __init__(self, epsilon=0.01, batch_size=1):
+        super().__init__(batch_size=batch_size)
+        self.epsilon = _check_epsilon(epsilon)
+
+    def _accept_stale(self, fresh_score, old_bound):
+        return fresh_score >= (1.0 - self.epsilon) * old_bound
+
+
+class StochasticGreedy:
+    """Stochastic greedy (Mirzasoleiman et al. 2015, "Lazier than lazy greedy").
+
+    Each step evaluates a uniform random sample of ``ceil(n / k * log(1 / epsilon))``
+    remaining candidates and adds the best; ``(1 - 1/e - epsilon)`` in expectation.
+
+    Parameters
+    ----------
+    epsilon : float, default 0.01
+        Accuracy parameter in (0, 1); smaller means larger samples.
+    random_state : None, int or numpy Generator
+        Seed of the sampling; the same seed gives the same selection.
+    """
+
+    name = "stochastic"
+
+    def __init__(self, epsilon=0.01, random_state=None):
+        self.epsilon = _check_epsilon(epsilon)
+        self.random_state = random_state
+
+    def run(self, function, state, k, available, knapsack, progress=False):
+        """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
+        rng = check_random_state(self.random_state)
+        remaining = np.flatnonzero(available)
+        n_free = remaining.shape[0]
+        sample_size = max(1, math.ceil(n_free / max(k, 1) * math.log(1.0 / self.epsilon)))
+        if function.kernels(state) is not None:
+            meta = np.array([n_free, 0], dtype=np.int64)
+            seed = np.array([rng.integers(0, 2**63 - 1)], dtype=np.uint64)
+            loop_state = (remaining.astype(np.int64), meta, seed, sample_size)
+            return _compiled_run(
+                _loops.stochastic_loop,
+                loop_state,
+                function,
+                state,
+                k,
+                knapsack,
+                progress,
+                "stochastic greedy",
+            )
+        # position of every element in `remaining`, for O(1) swap-removal
+        where = np.full(function.n, -1, dtype=np.int64)
+        where[remaining] = np.arange(n_free)
+        m = n_free
+
+        def remove(j):
+            nonlocal m
+            p, last = where[j], remaining[m - 1]
+            remaining[p], where[last] = last, p
+            where[j] = -1
+            m -= 1
+
+        chosen, gains = [], []
+        bar = _Progress(k, progress, "stochastic greedy")
+        while len(chosen) < k and m > 0:
+            if sample_size >= m:
+                sample = np.sort(remaining[:m])
+            else:
+                sample = remaining[rng.choice(m, sample_size, replace=False)]
+            fit = knapsack.fits(sample)
+            for j in sample[~fit].tolist():
+                remove(j)
+            sample = sample[fit]
+            if sample.size == 0:
+                continue
+            g = function.gains(state, sample)
+            j = int(sample[_best(knapsack.score(g, sample), sample)])
+            gains.append(function.add(state, j))
+            chosen.append(j)
+            remove(j)
+            knapsack.spend(j)
+            bar.step()
+        bar.close()
+        return chosen, gains
+
+
+OPTIMIZERS = {
+    "naive": NaiveGreedy,
+    "lazy": LazyGreedy,
+    "approximate-lazy": ApproximateLazyGreedy,
+    "stochastic": StochasticGreedy,
+}
+
+
+def _check_epsilon(epsilon):
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
+    if not 0.0 < epsilon < 1.0:
+        raise ValueError(f"epsilon must lie in (0, 1), got {epsilon}")
+    return float(epsilon)
+
+
+def _make_optimizer(optimizer, epsilon, random_state):
+    if not isinstance(optimizer, str):
+        if not hasattr(optimizer, "run"):
+            raise TypeError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)} or an object with a run() method, "
+                f"got {type(optimizer).__name__}"
+            )
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer == "stochastic":
+        return StochasticGreedy(epsilon=epsilon, random_state=random_state)
+    if optimizer == "approximate-lazy":
+        return ApproximateLazyGreedy(epsilon=epsilon)
+    return OPTIMIZERS[optimizer]()
+
+
+def maximize(
+    function,
+    k=None,
+    optimizer="lazy",
+    *,
+    initial_subset=None,
+    costs=None,
+    budget=None,
+    epsilon=0.01,
+    random_state=None,
+    progress=False,
+) -> Selection:
+    """Greedily maximise a submodular ``function`` under a cardinality or knapsack constraint.
+
+    Parameters
+    ----------
+    function : SubmodularFunction
+        The objective, e.g. ``FacilityLocation(similarity)``.
+    k : int or float, optional
+        Number of elements to add (a float in (0, 1] is a fraction of the elements
+        not in ``initial_subset``). Required unless ``budget`` is given; with a
+        budget it caps the count.
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"} or optimizer object
+        ``lazy`` returns the exact greedy result fastest; ``stochastic`` trades a
+        little objective for speed on large ``n``.
+    initial_subset : array-like of int, optional
+        Elements already in the set; they are not returned and never chosen again.
+    costs : array-like of float, shape (n,), optional
+        Positive cost of each element; with ``budget``, the greedy ranks by gain
+        per cost and skips elements that no longer fit (cost-aware greedy).
+    budget : float, optional
+        Total cost allowed; requires ``costs``.
+    epsilon : float, default 0.01
+        Accuracy of ``stochastic`` and ``approximate-lazy``.
+    random_state : None, int or numpy Generator
+        Seed for ``stochastic``.
+    progress : bool, default False
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    Selection
+        ``indices`` in the order chosen, ``gains`` (marginal gain at each step) and
+        ``objective`` = f(initial_subset + indices), so ``gains.sum() == objective``
+        when there is no initial subset.
+    """
+    if not isinstance(function, SubmodularFunction):
+        raise TypeError(f"function must be a SubmodularFunction, got {type(function).__name__}")
+    n = function.n
+    initial = (
+        np.zeros(0, dtype=np.int64)
+        if initial_subset is None
+        else check_indices(initial_subset, n, "initial_subset")
+    )
+    n_free = n - initial.shape[0]
+    if n_free == 0:
+        raise ValueError("initial_subset already holds every element; nothing is left to choose")
+    if (costs is None) != (budget is None):
+        missing = "budget" if budget is None else "costs"
+        raise ValueError(
+            f"{missing} is required when {'costs' if budget is None else 'budget'} is given"
+        )
+    knapsack = _Knapsack(None, math.inf)
+    if budget is not None:
+        if (
+            isinstance(budget, bool)
+            or not isinstance(budget, numbers.Real)
+            or not budget > 0
+            or not math.isfinite(budget)
+        ):
+            raise ValueError(f"budget must be a finite number > 0, got {budget!r}")
+        knapsack = _Knapsack(check_costs(costs, n), float(budget))
+        k = n_free if k is None else check_n_select(k, n_free, "k")
+    elif k is None:
+        raise ValueError("k is required (the number of elements to select) unless budget is given")
+    else:
+        k = check_n_select(k, n_free, "k")
+    opt = _make_optimizer(optimizer, epsilon, random_state)
+
+    state = function.init_state()
+    for j in initial.tolist():
+        function.add(state, j)
+    available = np.ones(n, dtype=bool)
+    available[initial] = False
+    chosen, gains = opt.run(function, state, k, available, knapsack, progress=progress)
+    return Selection(indices=chosen, gains=gains, objective=function.value(state))

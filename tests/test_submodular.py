@@ -1,0 +1,411 @@
+"""Submodular functions and optimisers against brute force, apricot and hand-derived cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coresets import (
+    FacilityLocation,
+    FeatureBased,
+    GraphCut,
+    Mixture,
+    SaturatedCoverage,
+    maximize,
+    similarity,
+)
+from coresets.submodular import OPTIMIZERS, LazyGreedy
+
+# --- definitions, written straight from the formulas -------------------------
+
+
+def fl_def(S, subset):
+    return float(S[list(subset)].max(axis=0).astype(np.float64).sum()) if subset else 0.0
+
+
+def gc_def(S, subset, lam):
+    s = list(subset)
+    return float(lam * S[s].sum() - S[np.ix_(s, s)].sum()) if s else 0.0
+
+
+def sc_def(S, subset, alpha):
+    cap = alpha * S.sum(axis=0)
+    return float(np.minimum(S[list(subset)].sum(axis=0), cap).sum()) if subset else 0.0
+
+
+def fb_def(X, subset, phi):
+    return float(phi(X[list(subset)].sum(axis=0)).sum()) if subset else 0.0
+
+
+def greedy_def(f, n, k, costs=None, budget=None):
+    """Greedy from the definition: gain (per cost) argmax, ties to the smaller index."""
+    chosen, gains, left = [], [], budget
+    while len(chosen) < k:
+        best, best_score, best_gain = None, None, None
+        base = f(chosen)
+        for j in range(n):
+            if j in chosen or (costs is not None and costs[j] > left):
+                continue
+            g = f([*chosen, j]) - base
+            score = g if costs is None else g / costs[j]
+            if best is None or score > best_score + 1e-12:
+                best, best_score, best_gain = j, score, g
+        if best is None:
+            break
+        chosen.append(best)
+        gains.append(best_gain)
+        if costs is not None:
+            left -= costs[best]
+    return np.array(chosen), np.array(gains)
+
+
+def random_similarity(n, seed, density=None):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 3))
+    S = similarity(X, "euclidean", dtype=np.float64)
+    if density is None:
+        return S
+    mask = rng.random((n, n)) < density
+    np.fill_diagonal(mask, True)
+    return np.where(mask, S, 0.0)
+
+
+def cases(n=25, seed=0):
+    """(name, function, definition of f) for every function and storage kind."""
+    S = random_similarity(n, seed)
+    Ssp = random_similarity(n, seed + 1, density=0.3)
+    X = np.random.default_rng(seed + 2).random((n, 6))
+    Xsp = sp.random(n, 6, density=0.5, random_state=seed, format="csr")
+    out = [
+        ("fl-dense", FacilityLocation(S), lambda s: fl_def(S, s)),
+        (
+            "fl-dense32",
+            FacilityLocation(S.astype(np.float32)),
+            lambda s: fl_def(S.astype(np.float32), s),
+        ),
+        ("fl-sparse", FacilityLocation(sp.csr_matrix(Ssp)), lambda s: fl_def(Ssp, s)),
+        ("fl-csc", FacilityLocation(sp.csc_matrix(Ssp)), lambda s: fl_def(Ssp, s)),
+        ("fl-torch", FacilityLocation(torch.from_numpy(S)), lambda s: fl_def(S, s)),
+        ("gc-dense", GraphCut(S, lam=3.0), lambda s: gc_def(S, s, 3.0)),
+        ("gc-sparse", GraphCut(sp.csr_matrix(Ssp), lam=1.5), lambda s: gc_def(Ssp, s, 1.5)),
+        ("sc-dense", SaturatedCoverage(S, alpha=0.2), lambda s: sc_def(S, s, 0.2)),
+        (
+            "sc-sparse",
+            SaturatedCoverage(sp.csr_matrix(Ssp), alpha=0.3),
+            lambda s: sc_def(Ssp, s, 0.3),
+        ),
+        ("fb-sqrt", FeatureBased(X, "sqrt"), lambda s: fb_def(X, s, np.sqrt)),
+        ("fb-log", FeatureBased(X, "log"), lambda s: fb_def(X, s, np.log1p)),
+        ("fb-inverse", FeatureBased(X, "inverse"), lambda s: fb_def(X, s, lambda x: x / (1 + x))),
+        ("fb-sparse", FeatureBased(Xsp, "sqrt"), lambda s: fb_def(Xsp.toarray(), s, np.sqrt)),
+    ]
+    mix = Mixture([FacilityLocation(S), FeatureBased(X)], weights=[0.5, 2.0])
+    out.append(("mixture", mix, lambda s: 0.5 * fl_def(S, s) + 2.0 * fb_def(X, s, np.sqrt)))
+    return out
+
+
+CASES = cases()
+
+
+@pytest.mark.parametrize("name,f,f_def", CASES, ids=[c[0] for c in CASES])
+def test_naive_equals_definition_and_lazy_matches(name, f, f_def):
+    k = 8
+    ref_idx, ref_gains = greedy_def(f_def, f.n, k)
+    naive = maximize(f, k, "naive")
+    np.testing.assert_array_equal(naive.indices, ref_idx)
+    np.testing.assert_allclose(naive.gains, ref_gains, rtol=1e-6, atol=1e-9)
+    for opt in ("lazy", "approximate-lazy"):
+        res = maximize(f, k, opt, epsilon=1e-9)
+        np.testing.assert_array_equal(res.indices, ref_idx)
+        np.testing.assert_allclose(res.gains, ref_gains, rtol=1e-6, atol=1e-9)
+    # exact-greedy gains never increase for submodular functions
+    assert np.all(np.diff(naive.gains) <= 1e-9 * max(1.0, abs(naive.gains[0])))
+
+
+@pytest.mark.parametrize("name,f,f_def", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_gains_sum_to_objective_and_definition(name, f, f_def, opt):
+    res = maximize(f, 6, opt, random_state=3)
+    assert len(res) == 6 and len(set(res.indices.tolist())) == 6
+    assert res.gains.sum() == pytest.approx(res.objective, rel=1e-9, abs=1e-9)
+    assert res.objective == pytest.approx(f_def(res.indices.tolist()), rel=1e-6, abs=1e-9)
+    assert f.evaluate(res.indices) == pytest.approx(res.objective, rel=1e-9, abs=1e-9)
+
+
+def test_hand_derived_facility_location():
+    # Three points; candidate 0 covers everyone a little, 1 and 2 cover themselves well.
+    S = np.array([[2.0, 1.0, 1.0], [0.0, 3.0, 0.0], [0.0, 0.0, 2.5]])
+    res = maximize(FacilityLocation(S), 3, "naive")
+    # step 1: gains 4, 3, 2.5 -> 0; step 2: cur=[2,1,1] -> gains 2, 1.5 -> 1; step 3: 1.5 -> 2
+    np.testing.assert_array_equal(res.indices, [0, 1, 2])
+    np.testing.assert_allclose(res.gains, [4.0, 2.0, 1.5])
+    assert res.objective == pytest.approx(7.5)
+    # row convention: a sparse row j lists the points j covers
+    G = sp.csr_matrix(S)
+    np.testing.assert_array_equal(maximize(FacilityLocation(G), 3).indices, [0, 1, 2])
+
+
+def test_ties_go_to_smaller_index():
+    S = np.ones((6, 6))
+    for opt in ("naive", "lazy"):
+        np.testing.assert_array_equal(maximize(FacilityLocation(S), 3, opt).indices, [0, 1, 2])
+    G = sp.csr_matrix(np.kron(np.eye(3), np.ones((2, 2))))  # three identical pairs
+    for opt in ("naive", "lazy"):
+        np.testing.assert_array_equal(maximize(FacilityLocation(G), 3, opt).indices, [0, 2, 4])
+
+
+def test_initial_subset_is_respected():
+    S = random_similarity(30, 5)
+    f = FacilityLocation(S)
+    res = maximize(f, 5, "lazy", initial_subset=[3, 7])
+    assert not set(res.indices.tolist()) & {3, 7}
+    ref_idx, _ = greedy_def(lambda s: fl_def(S, [3, 7, *s]), 30, 5)
+    np.testing.assert_array_equal(res.indices, ref_idx)
+    assert res.objective == pytest.approx(fl_def(S, [3, 7, *res.indices.tolist()]))
+    assert res.gains.sum() == pytest.approx(res.objective - fl_def(S, [3, 7]))
+
+
+@pytest.mark.parametrize("opt", ["naive", "lazy"])
+def test_cost_aware_greedy_matches_definition(opt):
+    S = random_similarity(20, 11)
+    costs = np.random.default_rng(11).uniform(0.5, 2.0, 20)
+    ref_idx, ref_gains = greedy_def(lambda s: fl_def(S, s), 20, 20, costs=costs, budget=4.0)
+    res = maximize(FacilityLocation(S), optimizer=opt, costs=costs, budget=4.0)
+    np.testing.assert_array_equal(res.indices, ref_idx)
+    np.testing.assert_allclose(res.gains, ref_gains, rtol=1e-9)
+    assert costs[res.indices].sum() <= 4.0 + 1e-9
+    sparse = maximize(FacilityLocation(sp.csr_matrix(S)), optimizer=opt, costs=costs, budget=4.0)
+    np.testing.assert_array_equal(sparse.indices, ref_idx)
+
+
+def test_cost_aware_stochastic_respects_budget_and_k():
+    S = random_similarity(40, 2)
+    costs = np.random.default_rng(2).uniform(0.5, 2.0, 40)
+    res = maximize(FacilityLocation(S), 5, "stochastic", costs=costs, budget=3.0, random_state=0)
+    assert len(res) <= 5 and costs[res.indices].sum() <= 3.0 + 1e-9
+    capped = maximize(FacilityLocation(S), 2, "lazy", costs=costs, budget=100.0)
+    assert len(capped) == 2
+
+
+def test_stochastic_is_deterministic_and_close_to_lazy():
+    G = sp.csr_matrix(random_similarity(300, 4, density=0.05))
+    f = FacilityLocation(G)
+    a = maximize(f, 30, "stochastic", random_state=7)
+    b = maximize(f, 30, "stochastic", random_state=7)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    c = maximize(f, 30, "stochastic", random_state=8)
+    assert not np.array_equal(a.indices, c.indices)
+    lazy = maximize(f, 30, "lazy")
+    assert a.objective >= 0.9 * lazy.objective
+    state = np.random.get_state()  # noqa: NPY002 - checking the legacy global state is untouched
+    maximize(f, 30, "stochastic", random_state=1)
+    assert np.all(np.random.get_state()[1] == state[1])  # noqa: NPY002
+
+
+def test_compiled_and_python_lazy_agree():
+    G = sp.csr_matrix(random_similarity(400, 9, density=0.04))
+    f = FacilityLocation(G)
+    compiled = maximize(f, 60, "lazy")
+    python = maximize(f, 60, LazyGreedy(batch_size=3))
+
+    class Opaque(FacilityLocation):
+        def kernels(self, state):
+            return None
+
+    py2 = maximize(Opaque(G), 60, "lazy")
+    for other in (python, py2):
+        np.testing.assert_array_equal(compiled.indices, other.indices)
+        np.testing.assert_allclose(compiled.gains, other.gains, rtol=1e-12)
+
+
+def test_torch_dense_matches_numpy():
+    S = random_similarity(80, 3).astype(np.float32)
+    a = maximize(FacilityLocation(S), 15, "lazy")
+    b = maximize(FacilityLocation(torch.from_numpy(S)), 15, "lazy")
+    c = maximize(FacilityLocation(S, device="cpu"), 15, "naive")
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.indices, c.indices)
+    np.testing.assert_allclose(a.gains, b.gains, rtol=1e-6)
+
+
+def test_similarity_metrics():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    D2 = ((X[:, None] - X[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(
+        similarity(X, "euclidean", dtype=np.float64), D2.max() - D2, atol=1e-9
+    )
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    np.testing.assert_allclose(similarity(X, "cosine"), np.maximum(Xn @ Xn.T, 0), atol=1e-6)
+    np.testing.assert_allclose(similarity(X, "dot"), np.maximum(X @ X.T, 0), atol=1e-5)
+    t = similarity(X, "euclidean", device=torch.device("cpu"))
+    assert isinstance(t, torch.Tensor)
+    np.testing.assert_allclose(t.numpy(), D2.max() - D2, rtol=1e-5, atol=1e-3)
+
+
+# --- apricot agreement --------------------------------------------------------
+
+
+def assert_same_ranking(idx, gains, ref_idx, ref_gains, rtol=1e-4):
+    """Same gains to ``rtol`` and the same ranking, where runs of equal gains compare as sets."""
+    np.testing.assert_allclose(gains, ref_gains, rtol=rtol)
+    ref_gains = np.asarray(ref_gains, dtype=np.float64)
+    start = 0
+    for end in range(1, len(ref_gains) + 1):
+        if end == len(ref_gains) or ref_gains[end] != ref_gains[start]:
+            assert set(idx[start:end].tolist()) == set(ref_idx[start:end].tolist()), (start, end)
+            start = end
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    return load_digits().data
+
+
+def test_dense_euclidean_matches_apricot(digits):
+    from apricot import FacilityLocationSelection
+
+    ref = FacilityLocationSelection(40, metric="euclidean", optimizer="lazy").fit(digits)
+    for opt in ("lazy", "naive"):
+        res = maximize(FacilityLocation(similarity(digits, "euclidean")), 40, opt)
+        # digits are integers, so gains are exact and ties are real ties (positions 37-38)
+        assert_same_ranking(res.indices, res.gains, ref.ranking, ref.gains)
+
+
+def test_precomputed_sparse_matches_apricot(digits):
+    from apricot import FacilityLocationSelection
+    from sklearn.neighbors import kneighbors_graph
+
+    D = kneighbors_graph(digits, 15, mode="distance", include_self=True).tocsr()
+    G = D.copy()
+    G.data = (D.data.max() - D.data).astype(np.float64)
+    ref = FacilityLocationSelection(50, metric="precomputed", optimizer="lazy").fit(G)
+    res = maximize(FacilityLocation(G), 50, "lazy")
+    assert_same_ranking(res.indices, res.gains, ref.ranking, ref.gains)
+
+
+# --- bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "matrix,exc,word",
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "inf"),
+        (np.array([[1.0, -0.5], [0.0, 1.0]]), ValueError, "non-negative"),
+        (np.ones((2, 3)), ValueError, "square"),
+        (np.ones(4), ValueError, "2-D"),
+        (np.zeros((0, 0)), ValueError, "empty"),
+        (np.array([["a", "b"], ["c", "d"]]), TypeError, "numbers"),
+        ("similarity", TypeError, "numpy array"),
+        (sp.csr_matrix(np.array([[1.0, -1.0], [0.0, 1.0]])), ValueError, "non-negative"),
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), ValueError, "NaN"),
+    ],
+)
+def test_bad_similarity(matrix, exc, word):
+    with pytest.raises(exc, match=word) as info:
+        FacilityLocation(matrix)
+    assert "similarity" in str(info.value)
+
+
+def test_bad_maximize_arguments():
+    f = FacilityLocation(np.eye(5))
+    for k in (0, -1, 6):
+        with pytest.raises(ValueError, match="k must be"):
+            maximize(f, k)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        maximize(f, "3")
+    with pytest.raises(ValueError, match="k is required"):
+        maximize(f)
+    with pytest.raises(ValueError, match="initial_subset holds duplicate"):
+        maximize(f, 2, initial_subset=[1, 1])
+    with pytest.raises(ValueError, match="initial_subset holds indices outside"):
+        maximize(f, 2, initial_subset=[7])
+    with pytest.raises(ValueError, match="k must be <= 3"):
+        maximize(f, 4, initial_subset=[0, 1])
+    with pytest.raises(ValueError, match="costs must be strictly positive"):
+        maximize(f, costs=[1, 0, 1, 1, 1], budget=2)
+    with pytest.raises(ValueError, match="costs must be a 1-D array of length 5"):
+        maximize(f, costs=[1, 1], budget=2)
+    with pytest.raises(ValueError, match="budget is required"):
+        maximize(f, 2, costs=np.ones(5))
+    with pytest.raises(ValueError, match="costs is required"):
+        maximize(f, 2, budget=3.0)
+    with pytest.raises(ValueError, match="budget must be"):
+        maximize(f, costs=np.ones(5), budget=-1)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        maximize(f, 2, "greedyish")
+    with pytest.raises(ValueError, match="epsilon must lie in"):
+        maximize(f, 2, "stochastic", epsilon=1.5)
+    with pytest.raises(TypeError, match="function must be a SubmodularFunction"):
+        maximize(np.eye(3), 2)
+    with pytest.raises(ValueError, match="lam must be"):
+        GraphCut(np.eye(3), lam=0)
+    with pytest.raises(ValueError, match="alpha must be"):
+        SaturatedCoverage(np.eye(3), alpha=-1)
+    with pytest.raises(ValueError, match="concave must be one of"):
+        FeatureBased(np.eye(3), concave="cube")
+    with pytest.raises(ValueError, match="functions must share one ground-set size"):
+        Mixture([FacilityLocation(np.eye(3)), FacilityLocation(np.eye(4))])
+
+
+def test_dense_similarity_over_budget_says_use_neighbors():
+    X = np.random.default_rng(0).random((3000, 2))
+    with pytest.raises(ValueError, match="n_neighbors"):
+        similarity(X, memory_budget=1024**2)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        similarity(np.array([[0.0, np.nan], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="metric must be one of"):
+        similarity(X, metric="manhattan")
+    with pytest.raises(ValueError, match="all-zero rows"):
+        similarity(np.zeros((3, 2)), metric="cosine")
+
+
+# --- properties -----------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 12),
+    seed=st.integers(0, 10_000),
+    density=st.floats(0.1, 1.0),
+    data=st.data(),
+)
+def test_property_lazy_equals_naive_and_definition(n, seed, density, data):
+    k = data.draw(st.integers(1, n))
+    rng = np.random.default_rng(seed)
+    S = np.round(rng.random((n, n)) * (rng.random((n, n)) < density), 2)  # rounding makes ties
+    kind = data.draw(st.sampled_from(["dense", "sparse"]))
+    f = FacilityLocation(S if kind == "dense" else sp.csr_matrix(S))
+    naive, lazy = maximize(f, k, "naive"), maximize(f, k, "lazy")
+    ref_idx, ref_gains = greedy_def(lambda s: fl_def(S, s), n, k)
+    np.testing.assert_array_equal(naive.indices, ref_idx)
+    np.testing.assert_array_equal(lazy.indices, ref_idx)
+    np.testing.assert_allclose(lazy.gains, ref_gains, atol=1e-9)
+    assert lazy.gains.sum() == pytest.approx(lazy.objective, abs=1e-9)
+    assert np.all(np.diff(lazy.gains) <= 1e-9)
+    stoch = maximize(f, k, "stochastic", random_state=seed)
+    assert stoch.objective == pytest.approx(fl_def(S, stoch.indices.tolist()), abs=1e-9)
+    assert len(set(stoch.indices.tolist())) == k
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 10), seed=st.integers(0, 10_000), lam=st.floats(0.5, 4.0))
+def test_property_graph_cut_and_saturated_coverage(n, seed, lam):
+    S = np.random.default_rng(seed).random((n, n))
+    S = (S + S.T) / 2
+    k = max(1, n // 2)
+    for f, f_def in (
+        (GraphCut(S, lam=lam), lambda s: gc_def(S, s, lam)),
+        (SaturatedCoverage(S, alpha=lam / 8), lambda s: sc_def(S, s, lam / 8)),
+    ):
+        ref_idx, ref_gains = greedy_def(f_def, n, k)
+        lazy = maximize(f, k, "lazy")
+        np.testing.assert_array_equal(lazy.indices, ref_idx)
+        np.testing.assert_allclose(lazy.gains, ref_gains, rtol=1e-9, atol=1e-9)
