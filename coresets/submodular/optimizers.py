@@ -262,7 +262,12 @@ class StochasticGreedy:
         if function.kernels(state) is not None:
             meta = np.array([n_free, 0], dtype=np.int64)
             seed = np.array([rng.integers(0, 2**63 - 1)], dtype=np.uint64)
-            loop_state = (remaining.astype(np.int64), meta, seed, sample_size)
+            # gains at the start bound every later gain; one batched (threaded) call
+            bounds = np.zeros(function.n, dtype=np.float64)
+            bounds[remaining] = function.gains(state, remaining)
+            fresh_at = np.full(function.n, -1, dtype=np.int64)
+            fresh_at[remaining] = 0
+            loop_state = (remaining.astype(np.int64), meta, seed, sample_size, bounds, fresh_at)
             return _compiled_run(
                 _loops.stochastic_loop,
                 loop_state,
