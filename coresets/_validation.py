@@ -59,10 +59,15 @@ def check_n_select(k, n: int, name: str = "k") -> int:
 
 def check_finite(array, name: str) -> None:
     """Raise ``ValueError`` naming ``name`` if a dense or sparse array holds NaN or inf."""
-    data = array.data if sp.issparse(array) else array
-    if not np.all(np.isfinite(data)):
-        bad = "NaN" if np.isnan(data).any() else "inf"
-        raise ValueError(f"{name} contains {bad} values; remove or impute them first")
+    data = np.asarray(array.data if sp.issparse(array) else array)
+    flat = data.reshape(-1) if data.flags.c_contiguous else data.ravel()
+    # in blocks, so checking an N x N matrix needs no N x N boolean temporary
+    step = 1 << 24
+    for lo in range(0, flat.shape[0], step):
+        block = flat[lo : lo + step]
+        if not np.isfinite(block).all():
+            bad = "NaN" if np.isnan(block).any() else "inf"
+            raise ValueError(f"{name} contains {bad} values; remove or impute them first")
 
 
 def check_array_2d(X, name: str = "X", *, dtype=(np.float64, np.float32), copy=False) -> np.ndarray:

@@ -1,0 +1,370 @@
+"""The one base class every selector shares: validation, per-class splitting, transform.
+
+A subclass implements ``_select(X, k, costs, budget, rng)`` for one group of rows
+(the whole data set, or one class when ``per_class``) and returns a
+:class:`_Result`; everything else - checking input, splitting by class, turning
+local ids into global ones, ``transform`` / ``fit_resample`` / ``get_support`` -
+lives here once.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._validation import (
+    check_array_2d,
+    check_costs,
+    check_finite,
+    check_int,
+    check_n_select,
+    check_random_state,
+)
+
+__all__ = ["BaseSelector", "allocate_per_class"]
+
+_PER_CLASS = (False, True, "proportional", "balanced")
+
+
+@dataclass
+class _Result:
+    """One group's selection: local ids in order, per-step gains, objective, weights."""
+
+    indices: np.ndarray
+    gains: np.ndarray
+    objective: float
+    weights: np.ndarray
+
+
+def allocate_per_class(class_sizes, k, mode="proportional", labels=None) -> np.ndarray:
+    """Split a subset size ``k`` over classes.
+
+    Parameters
+    ----------
+    class_sizes : array-like of int, shape (n_classes,)
+        Points in each class.
+    k : int
+        Total points to choose, ``n_classes <= k <= sum(class_sizes)``.
+    mode : {"proportional", "balanced"}
+        "proportional" (CRAIG): each class gets ``k * size / n`` rounded by largest
+        remainder, at least 1. "balanced": each class gets ``k // n_classes`` (the
+        first ``k % n_classes`` largest classes one more); a class with fewer points
+        than its share is an error.
+    labels : sequence, optional
+        Class labels, used in error messages.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (n_classes,)
+        Points to choose per class, summing to ``k``.
+    """
+    sizes = np.asarray(class_sizes, dtype=np.int64)
+    n_classes = sizes.size
+    labels = list(range(n_classes)) if labels is None else list(labels)
+    if k < n_classes:
+        raise ValueError(
+            f"n_samples: per-class selection needs at least one point per class, but "
+            f"{k} points were asked for {n_classes} classes"
+        )
+    if mode == "balanced":
+        counts = np.full(n_classes, k // n_classes, dtype=np.int64)
+        # Extra points go to the largest classes (stable: ties to the earlier label).
+        counts[np.argsort(-sizes, kind="stable")[: k % n_classes]] += 1
+        short = np.flatnonzero(counts > sizes)
+        if short.size:
+            c = short[0]
+            label = labels[c].item() if hasattr(labels[c], "item") else labels[c]
+            raise ValueError(
+                f"y: class {label!r} has {sizes[c]} points, fewer than its balanced share "
+                f"of {counts[c]}; lower n_samples or use per_class='proportional'"
+            )
+        return counts
+    quota = k * sizes / sizes.sum()
+    counts = np.clip(np.floor(quota).astype(np.int64), 1, sizes)
+    # Largest-remainder rounding, adjusting one point at a time (at most n_classes steps).
+    while counts.sum() < k:
+        room = np.where(counts < sizes, quota - counts, -np.inf)
+        counts[int(np.argmax(room))] += 1
+    while counts.sum() > k:
+        spare = np.where(counts > 1, quota - counts, np.inf)
+        counts[int(np.argmin(spare))] -= 1
+    return counts
+
+
+class BaseSelector(TransformerMixin, BaseEstimator):
+    """Base class of the selectors: ``fit`` chooses rows, ``transform`` returns them.
+
+    Subclasses define ``__init__`` (storing parameters only) and ``_select``.
+    Fitted attributes: ``ranking_``, ``gains_``, ``weights_``, ``objective_``,
+    ``n_features_in_`` (and ``feature_names_in_`` for DataFrames), ``n_samples_fit_``.
+    """
+
+    #: whether ``metric="precomputed"`` (a similarity matrix as X) is accepted.
+    _supports_precomputed = False
+    #: whether ``sample_cost`` (a knapsack constraint) is supported.
+    _supports_cost = False
+    #: how per-class objectives combine: "sum" (decomposable objectives) or "max" (radii).
+    _combine = "sum"
+
+    # ------------------------------------------------------------------ checks
+    def _metric(self):
+        return getattr(self, "metric", "euclidean")
+
+    def _check_X(self, X, reset):
+        """Validate X (and record or check ``n_features_in_``); return a float array or a
+        precomputed (n, n) similarity (CSR or dense).
+
+        scikit-learn's ``validate_data`` does the conversion so messages, object and
+        DataFrame input behave as users of other estimators expect.
+        """
+        if self._metric() == "precomputed":
+            S = validate_data(
+                self, X, reset=reset, accept_sparse="csr", dtype=(np.float64, np.float32)
+            )
+            return _check_precomputed(S)
+        if sp.issparse(X):
+            hint = (
+                " or pass a similarity matrix with metric='precomputed'"
+                if self._supports_precomputed
+                else ""
+            )
+            raise TypeError(
+                f"X is a sparse matrix; {type(self).__name__} needs dense features "
+                f"(convert with X.toarray(){hint})"
+            )
+        if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
+            X = X.detach().cpu().numpy()
+        Xv = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+        return check_array_2d(Xv, "X")
+
+    def _check_params(self):
+        per_class = self.per_class
+        if isinstance(per_class, np.bool_):
+            per_class = bool(per_class)
+        if not any(per_class is p or (isinstance(p, str) and per_class == p) for p in _PER_CLASS):
+            raise ValueError(
+                f"per_class must be False, True, 'proportional' or 'balanced', got {per_class!r}"
+            )
+        mode = (
+            None
+            if per_class is False
+            else ("balanced" if per_class == "balanced" else "proportional")
+        )
+        if self._metric() == "precomputed" and not self._supports_precomputed:
+            raise ValueError(f"metric='precomputed' is not supported by {type(self).__name__}")
+        return mode
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_cost=None):
+        """Choose rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, d); or (n, n) similarity (dense or sparse) when
+            ``metric="precomputed"``, row ``j`` = ``j``'s similarities to the points.
+        y : array-like, shape (n,), optional
+            Labels; needed for ``per_class``, otherwise only checked for length.
+        sample_cost : array-like, shape (n,), optional
+            Positive cost of each row (selectors with a knapsack constraint only). With
+            costs, ``n_samples`` is the budget: an int is a total cost, a float in
+            (0, 1] a fraction of the summed cost.
+
+        Returns
+        -------
+        self
+        """
+        mode = self._check_params()
+        Xv = self._check_X(X, reset=True)
+        n = Xv.shape[0]
+        self.n_samples_fit_ = n
+        y_arr = _check_y(y, n)
+        if mode is not None and y_arr is None:
+            raise ValueError(f"y is required when per_class={self.per_class!r}")
+        costs = None
+        if sample_cost is not None:
+            costs = check_costs(sample_cost, n, "sample_cost")
+            if not self._supports_cost:
+                raise ValueError(f"sample_cost is not supported by {type(self).__name__}")
+        rng = check_random_state(self.random_state)
+
+        if mode is None:
+            groups, labels = [np.arange(n)], [None]
+        else:
+            labels, inverse = np.unique(y_arr, return_inverse=True)
+            groups = [np.flatnonzero(inverse == c) for c in range(labels.size)]
+        sizes = np.array([g.size for g in groups])
+
+        if costs is None:
+            k = check_n_select(self.n_samples, n, "n_samples")
+            counts = [k] if mode is None else allocate_per_class(sizes, k, mode, labels)
+            budgets = [None] * len(groups)
+        else:
+            budget = _check_budget(self.n_samples, costs)
+            # Each class gets the share of the budget its rows cost (CRAIG's proportional
+            # split, by cost instead of by count).
+            budgets = [budget * costs[g].sum() / costs.sum() for g in groups]
+            counts = [None] * len(groups)
+
+        ranking, gains, weights, objectives = [], [], [], []
+        for g, k_g, b_g in zip(groups, counts, budgets, strict=True):
+            Xg = Xv if len(groups) == 1 else _take(Xv, g, self._metric() == "precomputed")
+            res = self._select(Xg, k_g, None if costs is None else costs[g], b_g, rng)
+            ranking.append(g[res.indices])
+            gains.append(res.gains)
+            weights.append(res.weights)
+            objectives.append(res.objective)
+        self.ranking_ = np.concatenate(ranking).astype(np.int64)
+        self.gains_ = np.concatenate(gains).astype(np.float64)
+        self.weights_ = np.concatenate(weights).astype(np.float64)
+        self.objective_ = float(max(objectives) if self._combine == "max" else sum(objectives))
+        return self
+
+    def _select(self, X, k, costs, budget, rng) -> _Result:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ outputs
+    def _check_same_rows(self, X, method):
+        check_is_fitted(self, "ranking_")
+        Xv = self._check_X(X, reset=False)
+        if Xv.shape[0] != self.n_samples_fit_:
+            raise ValueError(
+                f"X has {Xv.shape[0]} rows but {type(self).__name__} was fitted on "
+                f"{self.n_samples_fit_}; {method} returns the chosen rows of the data it was "
+                "fitted on (index other data with ranking_)"
+            )
+        return Xv
+
+    def transform(self, X):
+        """Return the chosen rows of ``X`` (the data ``fit`` saw), in selection order.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, d), the same rows as in ``fit``.
+
+        Returns
+        -------
+        X_selected : same type as ``X``, shape (len(ranking_), d)
+        """
+        return _rows(X, self._check_same_rows(X, "transform"), self.ranking_)
+
+    def fit_transform(self, X, y=None, sample_cost=None):
+        """``fit(X, y, sample_cost)`` then ``transform(X)``; returns the chosen rows."""
+        return self.fit(X, y, sample_cost=sample_cost).transform(X)
+
+    def fit_resample(self, X, y, sample_cost=None):
+        """Fit, then return ``(X_selected, y_selected)`` (imbalanced-learn sampler API).
+
+        Parameters
+        ----------
+        X : array-like, shape (n, d)
+        y : array-like, shape (n,)
+        sample_cost : array-like, shape (n,), optional
+
+        Returns
+        -------
+        X_selected : shape (len(ranking_), d)
+        y_selected : shape (len(ranking_),)
+        """
+        if y is None:
+            raise ValueError("y is required by fit_resample")
+        self.fit(X, y, sample_cost=sample_cost)
+        return _rows(X, None, self.ranking_), _rows(y, None, self.ranking_)
+
+    def get_support(self, indices=False):
+        """Mask or sorted indices of the chosen rows.
+
+        Parameters
+        ----------
+        indices : bool
+            False: a boolean mask of shape (n,); True: the chosen row ids, sorted
+            (``ranking_`` holds them in selection order).
+        """
+        check_is_fitted(self, "ranking_")
+        mask = np.zeros(self.n_samples_fit_, dtype=bool)
+        mask[self.ranking_] = True
+        return np.flatnonzero(mask) if indices else mask
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        precomputed = self._metric() == "precomputed"
+        tags.input_tags.pairwise = precomputed
+        tags.input_tags.sparse = precomputed
+        tags.input_tags.positive_only = precomputed
+        # transform returns rows of X unchanged, so every float dtype is preserved.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _rows(X, Xv, rows):
+    """Chosen rows in the caller's container (ndarray, DataFrame, sparse, list) when it
+    can be indexed, else of the validated array ``Xv`` (or ``np.asarray(X)``)."""
+    if isinstance(X, (np.ndarray, list)) or sp.issparse(X) or hasattr(X, "iloc"):
+        return _safe_indexing(X, rows)
+    return (np.asarray(X) if Xv is None else Xv)[rows]
+
+
+def _check_y(y, n):
+    if y is None:
+        return None
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr.ravel()
+    if y_arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,), got shape {y_arr.shape}")
+    if y_arr.shape[0] != n:
+        raise ValueError(f"y must have one label per row of X ({n}), got {y_arr.shape[0]}")
+    if y_arr.dtype.kind == "f":
+        check_finite(y_arr, "y")
+    return y_arr
+
+
+def _check_budget(n_samples, costs):
+    total = float(costs.sum())
+    if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool):
+        return float(check_int(n_samples, "n_samples", low=1))
+    if isinstance(n_samples, numbers.Real) and not isinstance(n_samples, bool):
+        if not np.isfinite(n_samples) or not 0.0 < n_samples <= 1.0:
+            raise ValueError(
+                "n_samples with sample_cost is the budget: an int total cost or a fraction "
+                f"in (0, 1] of the summed cost, got {n_samples}"
+            )
+        return float(n_samples) * total
+    raise TypeError(f"n_samples must be an int or a float, got {type(n_samples).__name__}")
+
+
+def _check_precomputed(X):
+    """A square, finite, non-negative similarity matrix (CSR or dense ndarray)."""
+    S = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+    if S.ndim != 2 or S.shape[0] == 0 or S.shape[0] != S.shape[1]:
+        raise ValueError(
+            f"X must be a square (n, n) similarity matrix with metric='precomputed', got shape "
+            f"{S.shape}"
+        )
+    check_finite(S, "X")
+    _check_nonnegative_X(S)
+    return S
+
+
+def _check_nonnegative_X(X):
+    # Worded so scikit-learn's positive-only checks recognise it, and naming X.
+    data = X.data if sp.issparse(X) else X
+    if data.size and data.min() < 0:
+        raise ValueError(
+            f"Negative values in data passed to X: it must be non-negative (min is "
+            f"{float(data.min()):.4g}); shift or clip it first"
+        )
+
+
+def _take(X, rows, precomputed):
+    """Rows of a feature matrix, or the rows-and-columns block of a similarity matrix."""
+    if not precomputed:
+        return X[rows]
+    if sp.issparse(X):
+        return X[rows][:, rows]
+    return X[np.ix_(rows, rows)]

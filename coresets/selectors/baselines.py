@@ -1,0 +1,184 @@
+"""Baseline selectors users compare coresets against: random, k-center greedy, herding.
+
+None of them maximises a submodular gain, so ``gains_`` and ``objective_`` hold
+what each algorithm tracks (documented per class). ``weights_`` are nearest-centre
+counts in embedding space (:func:`coresets.weights.nearest_center_weights`), so a
+weighted baseline is as comparable with a weighted coreset as the unweighted ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..baselines import herding, k_center_greedy
+from ..weights import nearest_center_weights
+from ._base import BaseSelector, _Result
+
+__all__ = ["RandomSelector", "KCenterGreedySelector", "HerdingSelector"]
+
+_METRICS = ("euclidean", "cosine")
+
+
+def _check_metric(metric):
+    if not isinstance(metric, str) or metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS} for this selector, got {metric!r}")
+    return metric
+
+
+class RandomSelector(BaseSelector):
+    """Uniform random subset without replacement - the baseline every coreset must beat.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        Only used for ``weights_`` (each row counted for its nearest chosen row).
+    per_class : {False, True, "proportional", "balanced"}, default False
+        Sample within each class of ``y`` (stratified); see ``allocate_per_class``.
+    random_state : None, int or numpy Generator
+
+    Attributes
+    ----------
+    ranking_ : ndarray of int64, shape (k,)
+        Chosen rows in the order drawn.
+    gains_ : ndarray of float64, shape (k,)
+        All NaN: random sampling has no gains.
+    objective_ : float
+        NaN.
+    weights_ : ndarray of float64, shape (k,)
+        Nearest-chosen-row counts (per class with ``per_class``), summing to n.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_samples=0.1, *, metric="euclidean", per_class=False, random_state=None):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.per_class = per_class
+        self.random_state = random_state
+
+    def _select(self, X, k, costs, budget, rng):
+        metric = _check_metric(self.metric)
+        idx = rng.choice(X.shape[0], size=k, replace=False).astype(np.int64)
+        weights = nearest_center_weights(X, X[idx], metric)
+        return _Result(idx, np.full(k, np.nan), float("nan"), weights)
+
+
+class KCenterGreedySelector(BaseSelector):
+    """Greedy k-center (Sener & Savarese, 2018): add the row farthest from all chosen ones.
+
+    A 2-approximation of the smallest covering radius; see
+    :func:`coresets.baselines.k_center_greedy`.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        Distance: L2, or ``1 - cos``.
+    per_class : {False, True, "proportional", "balanced"}, default False
+        Run within each class of ``y``.
+    random_state : None, int or numpy Generator
+        Seed for the first centre (drawn uniformly at random).
+    device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
+    progress : bool, default False
+        Show a tqdm bar.
+
+    Attributes
+    ----------
+    ranking_ : ndarray of int64, shape (k,)
+        Chosen rows in selection order.
+    gains_ : ndarray of float64, shape (k,)
+        Covering radius ``max_i min_{c chosen} d(i, c)`` right after each pick
+        (within the row's class with ``per_class``); non-increasing per class.
+    objective_ : float
+        Final covering radius (the largest over classes with ``per_class``).
+    weights_ : ndarray of float64, shape (k,)
+        Rows for which each chosen row is the nearest centre, summing to n.
+    n_features_in_ : int
+    """
+
+    _combine = "max"
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+
+    def _select(self, X, k, costs, budget, rng):
+        metric = _check_metric(self.metric)
+        idx, radii = k_center_greedy(
+            X, k, metric=metric, random_state=rng, device=self.device, progress=self.progress
+        )
+        weights = nearest_center_weights(X, X[idx], metric)
+        return _Result(idx, radii, float(radii[-1]), weights)
+
+
+class HerdingSelector(BaseSelector):
+    """Kernel herding in feature space (Welling, 2009): match the chosen rows' mean to the data's.
+
+    See :func:`coresets.baselines.herding`. Deterministic.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        "euclidean" herds the raw rows, "cosine" the unit-normalised rows.
+    per_class : {False, True, "proportional", "balanced"}, default False
+        Run within each class of ``y``.
+    random_state : None
+        Unused (herding is deterministic); accepted so every selector takes the same
+        core parameters.
+    device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
+    progress : bool, default False
+
+    Attributes
+    ----------
+    ranking_ : ndarray of int64, shape (k,)
+    gains_ : ndarray of float64, shape (k,)
+        ``||mean(X) - mean(chosen)||`` right after each pick (per class with
+        ``per_class``).
+    objective_ : float
+        Its final value (the largest over classes with ``per_class``).
+    weights_ : ndarray of float64, shape (k,)
+        Nearest-chosen-row counts, summing to n.
+    n_features_in_ : int
+    """
+
+    _combine = "max"
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+
+    def _select(self, X, k, costs, budget, rng):
+        metric = _check_metric(self.metric)
+        idx, dist = herding(X, k, metric=metric, device=self.device, progress=self.progress)
+        weights = nearest_center_weights(X, X[idx], metric)
+        return _Result(idx, dist, float(dist[-1]), weights)

@@ -1,0 +1,466 @@
+"""Selectors that greedily maximise a submodular function of the chosen rows.
+
+Each one builds a similarity (dense, or a FAISS kNN graph, or the matrix passed
+with ``metric="precomputed"``), wraps it in a :mod:`coresets.submodular`
+function and runs :func:`coresets.submodular.maximize`. ``weights_`` are CRAIG
+weights from that similarity (:func:`coresets.weights.coreset_weights`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import DEFAULT_MEMORY_BUDGET, check_int
+from ..submodular import (
+    FacilityLocation,
+    FeatureBased,
+    GraphCut,
+    Mixture,
+    SaturatedCoverage,
+    maximize,
+    similarity,
+)
+from ..weights import coreset_weights, nearest_center_weights
+from ._base import BaseSelector, _check_nonnegative_X, _Result
+
+__all__ = [
+    "FacilityLocationSelector",
+    "GraphCutSelector",
+    "SaturatedCoverageSelector",
+    "FeatureBasedSelector",
+    "MixtureSelector",
+]
+
+_METRICS = ("euclidean", "cosine", "dot", "precomputed")
+
+#: Neighbours per point of the kNN graph that ``n_neighbors="auto"`` falls back to.
+AUTO_N_NEIGHBORS = 32
+
+_COMMON_PARAMS = """
+    n_samples : int or float, default 0.1
+        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]`` of ``n``. With
+        ``sample_cost`` in ``fit`` it is the budget instead (an int total cost, or a
+        fraction of the summed cost).
+    metric : {"euclidean", "cosine", "dot", "precomputed"}, default "euclidean"
+        How rows become similarities. "euclidean": ``max(D^2) - D^2`` dense (apricot's
+        conversion, same ranking), or the kNN graph's ``exp(-d^2 / sigma^2)``;
+        "cosine": ``max(cos, 0)``; "dot": ``max(<x, y>, 0)``; "precomputed": ``X`` is
+        an (n, n) non-negative similarity, dense or sparse, row ``j`` = ``j``'s
+        similarities to the points it covers.
+    n_neighbors : None, int or "auto", default None
+        None: exact dense (n, n) similarity. An int: a FAISS kNN graph with that many
+        neighbours per point (:func:`coresets.knn.knn_graph`; dense when it is ``>= n``).
+        "auto": dense when ``n * n * 4`` bytes fit ``DEFAULT_MEMORY_BUDGET``, else a
+        kNN graph with ``AUTO_N_NEIGHBORS`` neighbours. Ignored for "precomputed".
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"}, default "lazy"
+        Greedy variant (see :func:`coresets.submodular.maximize`).
+    per_class : {False, True, "proportional", "balanced"}, default False
+        With ``y``, select within each class: True/"proportional" gives each class a
+        share proportional to its size (as CRAIG), "balanced" equal shares.
+        ``ranking_`` then lists the classes one after another (sorted labels).
+    random_state : None, int or numpy Generator
+        Seeds the stochastic optimiser and the kNN index.
+    device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
+        Where the similarity and kNN search run ("auto": CUDA when present).
+    progress : bool, default False
+        Show tqdm bars.
+    epsilon : float, default 0.01
+        Accuracy of the "stochastic" and "approximate-lazy" optimisers."""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------
+    ranking_ : ndarray of int64, shape (k,)
+        Chosen rows in selection order.
+    gains_ : ndarray of float64, shape (k,)
+        Marginal gain of each row when it was added.
+    objective_ : float
+        Objective of the chosen set (summed over classes with ``per_class``).
+    weights_ : ndarray of float64, shape (k,)
+        CRAIG weights: how many rows each chosen row is the most similar chosen row for
+        (within its class with ``per_class``); they sum to ``n``. With a sparse
+        similarity a row that no chosen row covers goes to the nearest chosen row in
+        embedding space; with a sparse precomputed matrix there are no embeddings, so
+        such rows are left out and the weights sum to the covered count.
+    n_features_in_ : int
+    n_samples_fit_ : int
+        Rows seen in ``fit``.
+"""
+
+
+def _doc(cls):
+    cls.__doc__ = cls.__doc__.replace("    {common}", _COMMON_PARAMS.strip("\n")).replace(
+        "    {attributes}", _ATTRIBUTES.strip("\n")
+    )
+    return cls
+
+
+class _SubmodularSelector(BaseSelector):
+    """Shared fitting of the submodular selectors: build, maximise, weigh."""
+
+    _supports_cost = True
+
+    def _build(self, X, rng):
+        """Return ``(function, similarity or None)`` for the rows (or matrix) ``X``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _select(self, X, k, costs, budget, rng):
+        function, S = self._build(X, rng)
+        sel = maximize(
+            function,
+            k,
+            self.optimizer,
+            costs=costs,
+            budget=budget,
+            epsilon=self.epsilon,
+            random_state=rng,
+            progress=self.progress,
+        )
+        return _Result(sel.indices, sel.gains, sel.objective, self._weights(X, S, sel.indices))
+
+    def _weight_metric(self):
+        """Embedding metric for weights without a similarity, or for uncovered rows."""
+        metric = getattr(self, "metric", "euclidean")
+        return metric if metric in ("euclidean", "cosine", "dot") else "euclidean"
+
+    def _weights(self, X, S, idx):
+        if idx.size == 0:  # a budget too small for any row
+            return np.zeros(0)
+        if S is None:
+            return nearest_center_weights(X, X[idx], self._weight_metric())
+        features = None if self._metric() == "precomputed" else X
+        return coreset_weights(S, idx, X=features, metric=self._weight_metric())
+
+
+class _GraphSelector(_SubmodularSelector):
+    """A submodular selector over a similarity matrix."""
+
+    _supports_precomputed = True
+    #: whether the function can run on a torch tensor on ``device``.
+    _torch_ok = False
+
+    def _similarity(self, X, rng):
+        metric = self.metric
+        if not isinstance(metric, str) or metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+        if metric == "precomputed":
+            return X
+        n = X.shape[0]
+        nn = self.n_neighbors
+        if nn is None:
+            dense = True
+        elif isinstance(nn, str):
+            if nn != "auto":
+                raise ValueError(f"n_neighbors must be None, an int or 'auto', got {nn!r}")
+            dense = n * n * 4 <= DEFAULT_MEMORY_BUDGET
+            nn = AUTO_N_NEIGHBORS
+        else:
+            nn = check_int(nn, "n_neighbors", low=1)
+            dense = False
+        # A graph with n or more neighbours per point is the complete one: exact dense.
+        if dense or nn >= n:
+            device = self.device if self._torch_ok else "cpu"
+            return similarity(X, metric, device=device)
+        from ..knn import knn_graph
+
+        return knn_graph(
+            X,
+            n_neighbors=nn,
+            metric=metric,
+            device=self.device,
+            random_state=rng,
+            progress=self.progress,
+        )
+
+
+@_doc
+class FacilityLocationSelector(_GraphSelector):
+    """Facility location: choose rows so every row has a very similar chosen row.
+
+    ``f(S) = sum_i max_{j in S} s[j, i]``; for ``metric="euclidean"`` with dense
+    similarity the ranking equals apricot's ``FacilityLocationSelection``.
+
+    Parameters
+    ----------
+    {common}
+
+    {attributes}
+    """
+
+    _torch_ok = True
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        n_neighbors=None,
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+        epsilon=0.01,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+        self.epsilon = epsilon
+
+    def _build(self, X, rng):
+        S = self._similarity(X, rng)
+        device = self.device if self._metric() == "precomputed" else None
+        return FacilityLocation(S, device=device), S
+
+
+@_doc
+class GraphCutSelector(_GraphSelector):
+    """Graph cut: reward similarity to the data, penalise similarity among the chosen.
+
+    ``f(S) = lam * sum_{j in S} sum_v s[j, v] - sum_{j, l in S} s[j, l]`` (apricot's
+    ``GraphCutSelection`` with ``alpha = lam``).
+
+    Parameters
+    ----------
+    {common}
+    lam : float, default 1.0
+        Weight of the coverage term against the redundancy penalty (> 0).
+
+    {attributes}
+    """
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        n_neighbors=None,
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+        epsilon=0.01,
+        lam=1.0,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+        self.epsilon = epsilon
+        self.lam = lam
+
+    def _build(self, X, rng):
+        S = self._similarity(X, rng)
+        return GraphCut(S, lam=self.lam), S
+
+
+@_doc
+class SaturatedCoverageSelector(_GraphSelector):
+    """Saturated coverage: cover every row, but only up to a fraction ``alpha`` of its total.
+
+    ``f(S) = sum_v min(sum_{j in S} s[j, v], alpha * sum_u s[u, v])``.
+
+    Parameters
+    ----------
+    {common}
+    alpha : float, default 0.1
+        Saturation fraction (> 0).
+
+    {attributes}
+    """
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        n_neighbors=None,
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+        epsilon=0.01,
+        alpha=0.1,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+        self.epsilon = epsilon
+        self.alpha = alpha
+
+    def _build(self, X, rng):
+        S = self._similarity(X, rng)
+        return SaturatedCoverage(S, alpha=self.alpha), S
+
+
+class FeatureBasedSelector(_SubmodularSelector):
+    """Feature-based: ``f(S) = sum_d phi(sum_{j in S} x[j, d])`` on non-negative features.
+
+    Rows that add mass to features the chosen rows lack gain most (apricot's
+    ``FeatureBasedSelection``). No similarity is built, so ``weights_`` are
+    nearest-chosen-row counts in feature space.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose (int or fraction); the budget with ``sample_cost``.
+    concave : {"sqrt", "log", "inverse"} or callable, default "sqrt"
+        The concave ``phi``.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        Only used for ``weights_``.
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"}, default "lazy"
+    per_class : {False, True, "proportional", "balanced"}, default False
+    random_state : None, int or numpy Generator
+    progress : bool, default False
+    epsilon : float, default 0.01
+
+    Attributes
+    ----------
+    ranking_, gains_, objective_, weights_, n_features_in_, n_samples_fit_
+        As in :class:`FacilityLocationSelector` (weights by nearest chosen row).
+    """
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        concave="sqrt",
+        metric="euclidean",
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        progress=False,
+        epsilon=0.01,
+    ):
+        self.n_samples = n_samples
+        self.concave = concave
+        self.metric = metric
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.progress = progress
+        self.epsilon = epsilon
+
+    def _check_params(self):
+        if not isinstance(self.metric, str) or self.metric not in ("euclidean", "cosine"):
+            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
+        return super()._check_params()
+
+    def _build(self, X, rng):
+        _check_nonnegative_X(X)
+        return FeatureBased(X, concave=self.concave), None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
+
+class MixtureSelector(_SubmodularSelector):
+    """A weighted sum of submodular objectives, each given as a selector.
+
+    ``f(S) = sum_m weights[m] * f_m(S)``, ``f_m`` built by ``functions[m]`` from the
+    same data (apricot's ``MixtureSelection``). Only the parts' function parameters
+    (metric, n_neighbors, lam, alpha, concave, device) are used; their ``n_samples``,
+    ``optimizer`` and ``per_class`` are ignored in favour of this selector's.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose (int or fraction); the budget with ``sample_cost``.
+    functions : list of selectors
+        Instances of FacilityLocationSelector, GraphCutSelector,
+        SaturatedCoverageSelector or FeatureBasedSelector. Either all or none use
+        ``metric="precomputed"``.
+    weights : list of float, optional
+        Non-negative weight of each part (default all ones).
+    optimizer, per_class, random_state, progress, epsilon
+        As in :class:`FacilityLocationSelector`.
+
+    Attributes
+    ----------
+    ranking_, gains_, objective_, weights_, n_features_in_, n_samples_fit_
+        As in :class:`FacilityLocationSelector`; ``weights_`` come from the first part
+        that has a similarity (by nearest chosen row if none has).
+    """
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        functions=None,
+        weights=None,
+        *,
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        progress=False,
+        epsilon=0.01,
+    ):
+        self.n_samples = n_samples
+        self.functions = functions
+        self.weights = weights
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.progress = progress
+        self.epsilon = epsilon
+
+    def _parts(self):
+        parts = self.functions
+        if parts is None or isinstance(parts, (str, bytes)) or not len(parts):
+            raise ValueError("functions must be a non-empty list of submodular selectors")
+        for p in parts:
+            if not isinstance(p, _SubmodularSelector) or isinstance(p, MixtureSelector):
+                raise TypeError(
+                    "functions must hold FacilityLocationSelector, GraphCutSelector, "
+                    f"SaturatedCoverageSelector or FeatureBasedSelector objects, got "
+                    f"{type(p).__name__}"
+                )
+        precomputed = {p._metric() == "precomputed" for p in parts}
+        if len(precomputed) > 1:
+            raise ValueError("functions must all use metric='precomputed', or none of them")
+        return list(parts)
+
+    def _metric(self):
+        if self.functions is None or isinstance(self.functions, (str, bytes)):
+            return "euclidean"
+        try:
+            parts = self._parts()
+        except (TypeError, ValueError):
+            return "euclidean"
+        return "precomputed" if parts[0]._metric() == "precomputed" else "euclidean"
+
+    @property
+    def _supports_precomputed(self):
+        return self._metric() == "precomputed"
+
+    def _check_params(self):
+        self._parts()
+        return super()._check_params()
+
+    def _build(self, X, rng):
+        built = [p._build(X, rng) for p in self._parts()]
+        S = next((s for _, s in built if s is not None), None)
+        return Mixture([f for f, _ in built], weights=self.weights), S
+
+    def _weight_metric(self):
+        # The first part with a similarity decides, else the first part.
+        parts = self._parts()
+        part = next((p for p in parts if isinstance(p, _GraphSelector)), parts[0])
+        return part._weight_metric()
