@@ -1,6 +1,21 @@
 """coresets: choose which training examples to keep, and prove the choice beat random."""
 
 from coresets.baselines import herding, k_center_greedy
+from coresets.sampling import (
+    AdaptiveReselection,
+    CoresetSampler,
+    DistributedCoresetSampler,
+    WeightedCoresetSampler,
+    WeightedDataset,
+    WeightedSubset,
+)
+from coresets.scaling import (
+    TorchClassifierTrainer,
+    data_efficiency,
+    fit_power_law,
+    plot_scaling,
+    scaling_curve,
+)
 from coresets.selection import Selection
 from coresets.selectors import (
     FacilityLocationSelector,
@@ -47,5 +62,16 @@ __all__ = [
     "assign_to_nearest",
     "k_center_greedy",
     "herding",
+    "CoresetSampler",
+    "WeightedCoresetSampler",
+    "DistributedCoresetSampler",
+    "WeightedSubset",
+    "WeightedDataset",
+    "AdaptiveReselection",
+    "TorchClassifierTrainer",
+    "scaling_curve",
+    "fit_power_law",
+    "data_efficiency",
+    "plot_scaling",
     "__version__",
 ]

@@ -58,7 +58,8 @@ def _pop(keys, ids, size):
     return size
 
 
-@njit(cache=True, nogil=True)
+# not cached: numba cannot cache functions that take jitted functions as arguments
+@njit(nogil=True)
 def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, chosen, gains, stop):
     """Lazy greedy until ``stop`` picks or the heap empties.
 
@@ -104,7 +105,8 @@ def _next_uniform(rng_state):
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, nogil=True)
+# not cached: numba cannot cache functions that take jitted functions as arguments
+@njit(nogil=True)
 def stochastic_loop(
     gain,
     add,

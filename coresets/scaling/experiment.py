@@ -1,0 +1,483 @@
+"""Scaling-curve experiments: every method at every subset size and seed, resumable.
+
+Each cell (method, size, seed) selects a subset of the training set, trains a fresh
+model on it with the plugged-in trainer and scores it on the test set. The tidy table
+of results is rewritten atomically (CSV and JSON) after every cell, so an interrupted
+run picks up from the finished cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import numbers
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._io import save_json, save_text
+from .._validation import check_array_2d, check_int, check_n_select
+
+__all__ = [
+    "Method",
+    "METHODS",
+    "ScalingResult",
+    "make_selector",
+    "register_method",
+    "scaling_curve",
+]
+
+#: Columns of the tidy result table, in order.
+COLUMNS = (
+    "method",
+    "size",
+    "seed",
+    "loss",
+    "accuracy",
+    "selection_time",
+    "training_time",
+)
+
+
+def _selectors():
+    # Imported lazily: the registry must not pull in FAISS and the optimisers until used.
+    from .. import selectors
+
+    return selectors
+
+
+#: name -> factory() returning an unfitted selector; n_samples and random_state are set
+#: per cell. Hyphens and underscores are interchangeable in names.
+METHODS = {
+    "random": lambda: _selectors().RandomSelector(),
+    "facility_location": lambda: _selectors().FacilityLocationSelector(metric="euclidean"),
+    "facility_location_per_class": lambda: _selectors().FacilityLocationSelector(
+        metric="euclidean", per_class=True
+    ),
+    "k_center": lambda: _selectors().KCenterGreedySelector(metric="euclidean"),
+    "k_center_per_class": lambda: _selectors().KCenterGreedySelector(
+        metric="euclidean", per_class=True
+    ),
+    "herding": lambda: _selectors().HerdingSelector(),
+}
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def register_method(name: str, factory) -> None:
+    """Make ``name`` usable in ``methods``: ``factory()`` returns an unfitted selector."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise TypeError("factory must be callable: factory() -> selector")
+    METHODS[_key(name)] = factory
+
+
+@dataclass(frozen=True)
+class Method:
+    """A selection method with the options of how its subset is used.
+
+    Parameters
+    ----------
+    selector : str or selector
+        A registered name (see ``METHODS``) or any scikit-learn style selector (an object
+        with ``fit(X, y)`` setting ``ranking_``); it is cloned per cell and given
+        ``n_samples`` and ``random_state`` through ``set_params``.
+    label : str, optional
+        Name in tables and plots; defaults to the registered name or the class name.
+    weighted : bool, default False
+        Pass the selector's ``weights_`` (CRAIG weights) to the trainer's loss.
+    features : array-like, shape (n_train, d), optional
+        What this method selects over, overriding ``scaling_curve``'s ``features``
+        (e.g. encoder embeddings for one method, raw inputs for another).
+    """
+
+    selector: object
+    label: str | None = None
+    weighted: bool = False
+    features: object = None
+
+    @property
+    def name(self) -> str:
+        """The label used in results."""
+        if self.label:
+            return self.label
+        if isinstance(self.selector, str):
+            return _key(self.selector)
+        return type(self.selector).__name__
+
+
+def _as_method(m) -> Method:
+    if isinstance(m, Method):
+        method = m
+    elif isinstance(m, str) or hasattr(m, "fit"):
+        method = Method(m)
+    else:
+        raise TypeError(
+            f"methods entries must be names, selectors or Method objects, got {type(m).__name__}"
+        )
+    if isinstance(method.selector, str) and _key(method.selector) not in METHODS:
+        raise ValueError(
+            f"methods: unknown method {method.selector!r}; known: {', '.join(sorted(METHODS))} "
+            "(or pass a selector object)"
+        )
+    return method
+
+
+def make_selector(method, n_samples, random_state=None):
+    """An unfitted selector for ``method`` (name or selector) with the given size and seed.
+
+    Parameters
+    ----------
+    method : str or selector
+    n_samples : int or float
+    random_state : int, optional
+    """
+    if isinstance(method, str):
+        key = _key(method)
+        if key not in METHODS:
+            raise ValueError(f"method {method!r} is unknown; known: {', '.join(sorted(METHODS))}")
+        sel = METHODS[key]()
+    else:
+        from sklearn.base import clone
+
+        sel = clone(method)
+    params = sel.get_params()
+    update = {"n_samples": n_samples}
+    if "random_state" in params:
+        update["random_state"] = random_state
+    if "progress" in params:
+        update["progress"] = False  # the experiment's own bar is the one to watch
+    sel.set_params(**update)
+    return sel
+
+
+class ScalingResult:
+    """The tidy table of a scaling run.
+
+    Parameters
+    ----------
+    records : list of dict
+        One row per cell with the keys in ``COLUMNS``.
+    config : dict, optional
+        What produced the rows (data fingerprint, methods, trainer).
+    """
+
+    def __init__(self, records, config=None):
+        self.records = [dict(r) for r in records]
+        self.config = dict(config or {})
+
+    def __len__(self):
+        return len(self.records)
+
+    def __repr__(self):
+        return f"ScalingResult({len(self)} cells, methods={self.methods})"
+
+    @property
+    def methods(self) -> list:
+        """Method labels in first-seen order."""
+        return list(dict.fromkeys(r["method"] for r in self.records))
+
+    @property
+    def sizes(self) -> list:
+        """Sorted distinct subset sizes."""
+        return sorted({int(r["size"]) for r in self.records})
+
+    def curve(self, method, metric="loss"):
+        """Return ``(sizes, values)``: sizes (m,) and values (m, n_seeds), NaN where missing."""
+        if metric not in COLUMNS[3:]:
+            raise ValueError(f"metric must be one of {COLUMNS[3:]}, got {metric!r}")
+        rows = [r for r in self.records if r["method"] == method]
+        if not rows:
+            raise ValueError(f"method {method!r} is not in the result; it has {self.methods}")
+        sizes = sorted({int(r["size"]) for r in rows})
+        seeds = sorted({int(r["seed"]) for r in rows})
+        vals = np.full((len(sizes), len(seeds)), np.nan)
+        for r in rows:
+            vals[sizes.index(int(r["size"])), seeds.index(int(r["seed"]))] = r[metric]
+        return np.array(sizes), vals
+
+    def summary(self):
+        """Per (method, size): mean and std over seeds of loss and accuracy, and seed count."""
+        out = []
+        for m in self.methods:
+            sizes, loss = self.curve(m, "loss")
+            _, acc = self.curve(m, "accuracy")
+            for i, s in enumerate(sizes):
+                out.append(
+                    {
+                        "method": m,
+                        "size": int(s),
+                        "n_seeds": int((~np.isnan(loss[i])).sum()),
+                        "loss_mean": float(np.nanmean(loss[i])),
+                        "loss_std": float(np.nanstd(loss[i])),
+                        "accuracy_mean": float(np.nanmean(acc[i])),
+                        "accuracy_std": float(np.nanstd(acc[i])),
+                    }
+                )
+        return out
+
+    def to_csv(self, path=None) -> str:
+        """The table as CSV text; written atomically to ``path`` when given."""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in self.records:
+            w.writerow(r)
+        if path is not None:
+            save_text(path, buf.getvalue())
+        return buf.getvalue()
+
+    def to_json(self, path=None) -> dict:
+        """``{"config": ..., "records": [...]}``; written atomically to ``path`` when given."""
+        obj = {"config": self.config, "records": self.records}
+        if path is not None:
+            save_json(path, obj)
+        return obj
+
+    @classmethod
+    def from_json(cls, path) -> ScalingResult:
+        """Read a result written by :meth:`to_json`."""
+        try:
+            obj = json.loads(Path(path).read_text())
+            return cls(obj["records"], obj.get("config"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a scaling result JSON file: {exc}") from None
+
+    def save(self, out_dir):
+        """Write ``results.csv`` and ``results.json`` into ``out_dir`` (atomically)."""
+        out_dir = Path(out_dir)
+        self.to_json(out_dir / "results.json")
+        self.to_csv(out_dir / "results.csv")
+
+
+def _split(data, name):
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be an (X, y) tuple of arrays, got {type(data).__name__}")
+    X, y = data
+    X = np.asarray(X)
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"{name}: X must have shape (n, ...) with n >= 1, got {X.shape}")
+    y = np.asarray(y)
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"{name}: y must have shape ({X.shape[0]},), got {y.shape}")
+    return X, y
+
+
+def _fingerprint(X, y):
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(X).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _describe(selector) -> str:
+    if isinstance(selector, str):
+        return _key(selector)
+    params = selector.get_params(deep=False) if hasattr(selector, "get_params") else {}
+    params = {k: v for k, v in params.items() if k not in ("n_samples", "random_state", "progress")}
+    return (
+        f"{type(selector).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})"
+    )
+
+
+def scaling_curve(
+    train,
+    test,
+    methods,
+    sizes,
+    seeds=3,
+    trainer=None,
+    *,
+    features=None,
+    out_dir=None,
+    resume=True,
+    progress=True,
+) -> ScalingResult:
+    """Train on subsets chosen by each method at each size and seed; score on ``test``.
+
+    Parameters
+    ----------
+    train, test : (X, y) tuples of arrays
+        ``X`` of shape (n, ...) and integer labels ``y`` of shape (n,).
+    methods : list of str, selector or :class:`Method`
+        E.g. ``["random", "facility-location", "k-center"]``.
+    sizes : list of int or float
+        Subset sizes (ints) or fractions of the training set in (0, 1].
+    seeds : int or list of int, default 3
+        ``3`` means seeds 0, 1, 2. The seed drives both the selection (``random_state``)
+        and training, so the methods of one seed share a model initialisation.
+    trainer : object with ``fit`` and ``evaluate`` (see :class:`~.trainers.Trainer`)
+        Defaults to :class:`~.trainers.TorchClassifierTrainer` with an MLP.
+    features : array-like, shape (n_train, d), optional
+        What the selectors select over; defaults to ``X`` flattened to 2-D.
+    out_dir : path, optional
+        Write ``results.csv``/``results.json`` there after every cell.
+    resume : bool, default True
+        Reuse the finished cells found in ``out_dir``. A directory holding results of
+        other data or other method definitions raises ``ValueError``.
+    progress : bool, default True
+        tqdm bar over the cells.
+
+    Returns
+    -------
+    ScalingResult
+    """
+    X, y = _split(train, "train")
+    X_test, y_test = _split(test, "test")
+    n = X.shape[0]
+    if not isinstance(methods, (list, tuple)) or not methods:
+        raise ValueError("methods must be a non-empty list of names, selectors or Method objects")
+    specs = [_as_method(m) for m in methods]
+    labels = [s.name for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"methods have duplicate labels {labels}; give each Method a label")
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) == 0:
+        raise ValueError("sizes must be a non-empty list of ints or fractions")
+    sizes = sorted({check_n_select(s, n, "sizes") for s in sizes})
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = list(range(check_int(seeds, "seeds", low=1)))
+    else:
+        seeds = [check_int(s, "seeds", low=0) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be a positive int or a list of distinct seeds")
+    feats = X.reshape(n, -1) if features is None else features
+    feats = check_array_2d(feats, "features")
+    if feats.shape[0] != n:
+        raise ValueError(
+            f"features must have {n} rows (one per training example), got {feats.shape[0]}"
+        )
+    method_feats = {}
+    for s in specs:
+        if s.features is not None:
+            f = check_array_2d(s.features, f"features of method {s.name!r}")
+            if f.shape[0] != n:
+                raise ValueError(
+                    f"features of method {s.name!r} must have {n} rows, got {f.shape[0]}"
+                )
+            method_feats[s.name] = f
+    if trainer is None:
+        from .trainers import TorchClassifierTrainer, mlp
+
+        n_classes = int(max(y.max(), y_test.max())) + 1
+        trainer = TorchClassifierTrainer(mlp(int(np.prod(X.shape[1:])), n_classes), lr=1e-3)
+    if not (hasattr(trainer, "fit") and hasattr(trainer, "evaluate")):
+        raise TypeError(
+            "trainer must have fit(train, weights=None, seed=0) and evaluate(model, test)"
+        )
+
+    config = {
+        "data": {
+            "n_train": int(n),
+            "n_test": int(X_test.shape[0]),
+            "train_sha1": _fingerprint(X, y),
+            "test_sha1": _fingerprint(X_test, y_test),
+            "features_sha1": _fingerprint(feats, np.zeros(0)),
+        },
+        "methods": {
+            s.name: {
+                "selector": _describe(s.selector),
+                "weighted": s.weighted,
+                "features_sha1": (
+                    _fingerprint(method_feats[s.name], np.zeros(0))
+                    if s.name in method_feats
+                    else None
+                ),
+            }
+            for s in specs
+        },
+        "trainer": repr(trainer),
+        "sizes": sizes,
+        "seeds": seeds,
+    }
+    done = {}
+    out_dir = None if out_dir is None else Path(out_dir)
+    if out_dir is not None and resume and (out_dir / "results.json").exists():
+        old = ScalingResult.from_json(out_dir / "results.json")
+        _check_compatible(old.config, config, out_dir)
+        done = {_rk(r): r for r in old.records}
+        # The file keeps the definitions of methods this run does not repeat.
+        saved_config = {**config, "methods": {**old.config.get("methods", {}), **config["methods"]}}
+    else:
+        saved_config = config
+
+    cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
+    records = []
+    bar = tqdm(total=len(cells), desc="scaling", disable=not progress)
+    for spec, k, seed in cells:
+        key = (spec.name, k, seed)
+        if key in done:
+            records.append(done[key])
+            bar.update()
+            continue
+        bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
+        sel = make_selector(spec.selector, k, seed)
+        f = method_feats.get(spec.name, feats)
+        t0 = time.perf_counter()
+        sel.fit(f, y)
+        t_sel = time.perf_counter() - t0
+        idx = np.asarray(sel.ranking_, dtype=np.int64)
+        w = np.asarray(sel.weights_, dtype=np.float64) if spec.weighted else None
+        t0 = time.perf_counter()
+        model = trainer.fit((X[idx], y[idx]), weights=w, seed=seed)
+        scores = trainer.evaluate(model, (X_test, y_test))
+        t_train = time.perf_counter() - t0
+        records.append(
+            {
+                "method": spec.name,
+                "size": int(k),
+                "seed": int(seed),
+                "loss": float(scores["loss"]),
+                "accuracy": float(scores["accuracy"]),
+                "selection_time": round(t_sel, 4),
+                "training_time": round(t_train, 4),
+            }
+        )
+        if out_dir is not None:
+            _save(out_dir, records, done, saved_config)
+        bar.update()
+    bar.close()
+    result = ScalingResult(records, config)
+    if out_dir is not None:
+        _save(out_dir, records, done, saved_config)
+    return result
+
+
+def _save(out_dir, records, done, config):
+    # Keep finished cells of the old file that this run does not cover, so that a
+    # narrower rerun never throws work away.
+    mine = {_rk(r) for r in records}
+    extra = [r for k, r in done.items() if k not in mine]
+    ScalingResult(records + extra, config).save(out_dir)
+
+
+def _rk(r):
+    return (r["method"], int(r["size"]), int(r["seed"]))
+
+
+def _check_compatible(old, new, out_dir):
+    """Refuse to mix cells of different experiments in one directory."""
+    if old.get("data") != new["data"]:
+        raise ValueError(
+            f"out_dir {out_dir} holds results for other data (fingerprints differ); use "
+            "another out_dir or resume=False"
+        )
+    for name, spec in new["methods"].items():
+        prev = old.get("methods", {}).get(name)
+        if prev is not None and prev != spec:
+            raise ValueError(
+                f"out_dir {out_dir} holds results for method {name!r} defined differently "
+                f"({prev} vs {spec}); use another label, out_dir or resume=False"
+            )
+    if old.get("trainer") != new["trainer"] and " at 0x" not in new["trainer"]:
+        raise ValueError(
+            f"out_dir {out_dir} holds results of another trainer ({old.get('trainer')}); use "
+            "another out_dir or resume=False"
+        )

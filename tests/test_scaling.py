@@ -1,0 +1,249 @@
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from coresets.scaling import (
+    Method,
+    ScalingResult,
+    TorchClassifierTrainer,
+    data_efficiency,
+    default_trainer,
+    fit_power_law,
+    load_dataset,
+    load_mnist1d,
+    mlp,
+    plot_scaling,
+    scaling_curve,
+)
+
+
+class CentroidTrainer:
+    """Nearest class mean: fast, exactly deterministic, honours weights (test trainer)."""
+
+    def __init__(self, fail_after=None):
+        self.fail_after = fail_after
+        self.calls = 0
+
+    def __repr__(self):
+        return "CentroidTrainer()"
+
+    def fit(self, train, weights=None, seed=0):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("simulated crash")
+        X, y = train
+        w = np.ones(len(y)) if weights is None else np.asarray(weights)
+        classes = np.unique(y)
+        cent = np.stack([np.average(X[y == c], axis=0, weights=w[y == c]) for c in classes])
+        return classes, cent
+
+    def evaluate(self, model, test):
+        classes, cent = model
+        X, y = test
+        d = ((X[:, None, :] - cent[None]) ** 2).sum(-1)
+        logits = -d / d.std()
+        logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True))
+        logp -= logits.max(1, keepdims=True)
+        pos = {c: i for i, c in enumerate(classes)}
+        col = np.array([pos.get(c, 0) for c in y])
+        loss = float(-logp[np.arange(len(y)), col].mean())
+        return {"loss": loss, "accuracy": float((classes[d.argmin(1)] == y).mean())}
+
+
+def _np_state():
+    return np.random.get_state()  # noqa: NPY002 - checking that nobody changed it
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+# ---------------------------------------------------------------- power law
+
+
+def test_fit_power_law_recovers_known_law_with_ci():
+    rng = np.random.default_rng(0)
+    sizes = np.array([50, 100, 200, 400, 800, 1600, 3200])
+    A, beta, C = 8.0, 0.6, 0.15
+    true = A * sizes**-beta + C
+    losses = true[:, None] * (1 + 0.01 * rng.standard_normal((len(sizes), 5)))
+    fit = fit_power_law(sizes, losses, n_boot=100, random_state=0)
+    assert fit.beta == pytest.approx(beta, rel=0.1)
+    assert fit.C == pytest.approx(C, abs=0.02)
+    assert fit.A == pytest.approx(A, rel=0.3)
+    lo, hi = fit.ci["beta"]
+    assert lo <= fit.beta <= hi and hi - lo < 0.3
+    np.testing.assert_allclose(fit(sizes), losses.mean(1), rtol=0.03)
+    # long form (one row per seed) gives the same point fit, and the same seed the same CI
+    long = fit_power_law(np.repeat(sizes, 5), losses.ravel(), n_boot=100, random_state=0)
+    assert long.beta == pytest.approx(fit.beta) and long.ci == fit.ci
+    # one value per size: residual bootstrap still gives an interval
+    single = fit_power_law(sizes, true, n_boot=20)
+    assert single.beta == pytest.approx(beta, rel=1e-3) and single.n_boot > 0
+    assert json.dumps(fit.to_dict())
+
+
+def test_fit_power_law_bad_input():
+    with pytest.raises(ValueError, match="at least 3 distinct sizes"):
+        fit_power_law([10, 20], [1.0, 0.5])
+    with pytest.raises(ValueError, match="losses must have shape"):
+        fit_power_law([10, 20, 40], [1.0, 0.5])
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        fit_power_law([0, 20, 40], [1.0, 0.5, 0.3])
+    with pytest.raises(ValueError, match="losses contains inf"):
+        fit_power_law([10, 20, 40], [1.0, np.inf, 0.3])
+
+
+# ---------------------------------------------------------------- data efficiency
+
+
+def _result(curves):
+    recs = []
+    for m, pts in curves.items():
+        for size, accs in pts.items():
+            for seed, a in enumerate(accs):
+                recs.append(
+                    dict(method=m, size=size, seed=seed, loss=1 - a, accuracy=a,
+                         selection_time=0.0, training_time=0.0)
+                )  # fmt: skip
+    return ScalingResult(recs)
+
+
+def test_data_efficiency_matches_hand_interpolation():
+    res = _result(
+        {
+            "random": {100: [0.5, 0.6], 200: [0.7, 0.7], 400: [0.8, 0.8]},
+            "fl": {100: [0.7, 0.7], 200: [0.75, 0.75], 400: [0.9, 0.9], 50: [0.4, 0.4]},
+        }
+    )
+    rows = {r["size"]: r for r in data_efficiency(res, "fl")}
+    assert rows[100]["baseline_size"] == pytest.approx(200) and rows[100]["ratio"] == pytest.approx(
+        0.5
+    )
+    # 0.75 lies halfway between 0.7 (n=200) and 0.8 (n=400) -> geometric midpoint
+    assert rows[200]["baseline_size"] == pytest.approx(np.sqrt(200 * 400))
+    assert rows[200]["ratio"] == pytest.approx(200 / np.sqrt(80000))
+    assert rows[400]["beyond"] == "above" and np.isnan(rows[400]["ratio"])
+    assert rows[50]["beyond"] == "below" and np.isnan(rows[50]["baseline_value"])
+    loss_rows = {r["size"]: r for r in data_efficiency(res, "fl", metric="loss")}
+    assert loss_rows[100]["ratio"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="baseline"):
+        data_efficiency(res, "fl", baseline="nope")
+    with pytest.raises(ValueError, match="metric"):
+        data_efficiency(res, "fl", metric="f1")
+
+
+# ---------------------------------------------------------------- experiment
+
+
+@pytest.mark.slow
+def test_scaling_curve_resumes_after_a_crash_and_matches_a_fresh_run(digits, tmp_path):
+    methods = ["random", "facility-location", Method("k-center", weighted=True)]
+    args = (digits.train, digits.test, methods, [40, 80, 160])
+    fresh = scaling_curve(*args, seeds=2, trainer=CentroidTrainer(), progress=False)
+    assert len(fresh) == 18
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        scaling_curve(*args, seeds=2, trainer=CentroidTrainer(fail_after=7), out_dir=out,
+                      progress=False)  # fmt: skip
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["records"]) == 7
+    assert (out / "results.csv").read_text().count("\n") == 8  # header + 7 rows
+    again = CentroidTrainer()
+    resumed = scaling_curve(*args, seeds=2, trainer=again, out_dir=out, progress=False)
+    assert again.calls == 11  # only the unfinished cells were trained
+    key = lambda r: (r["method"], r["size"], r["seed"])  # noqa: E731
+    a = {key(r): (r["loss"], r["accuracy"]) for r in fresh.records}
+    b = {key(r): (r["loss"], r["accuracy"]) for r in resumed.records}
+    assert a == b
+    assert ScalingResult.from_json(out / "results.json").methods == resumed.methods
+    # selection is real: facility location beats random on digits at the smallest size
+    _, fl = fresh.curve("facility_location", "accuracy")
+    _, rnd = fresh.curve("random", "accuracy")
+    assert fl[0].mean() > rnd[0].mean()
+    # a directory of another experiment is refused
+    with pytest.raises(ValueError, match="other data"):
+        scaling_curve((digits.X[:500], digits.y[:500]), digits.test, ["random"], [40, 80],
+                      seeds=1, trainer=CentroidTrainer(), out_dir=out, progress=False)  # fmt: skip
+    png = plot_scaling(resumed, tmp_path / "plot" / "curves")
+    assert png.name == "curves.png" and png.read_bytes()[:4] == b"\x89PNG"
+    md = png.with_suffix(".md").read_text()
+    assert "Data efficiency against random" in md and "facility_location" in md
+    assert "Verdict" in md
+
+
+def test_scaling_curve_validates_input(digits):
+    tr = CentroidTrainer()
+    with pytest.raises(ValueError, match="unknown method"):
+        scaling_curve(digits.train, digits.test, ["nope"], [10], trainer=tr)
+    with pytest.raises(ValueError, match="sizes"):
+        scaling_curve(digits.train, digits.test, ["random"], [0], trainer=tr)
+    with pytest.raises(ValueError, match="sizes"):
+        scaling_curve(digits.train, digits.test, ["random"], [10**6], trainer=tr)
+    with pytest.raises(ValueError, match="duplicate labels"):
+        scaling_curve(digits.train, digits.test, ["random", "random"], [10], trainer=tr)
+    with pytest.raises(ValueError, match="features must have"):
+        scaling_curve(digits.train, digits.test, ["random"], [10], trainer=tr,
+                      features=np.ones((3, 2)))  # fmt: skip
+    with pytest.raises(TypeError, match="train must be"):
+        scaling_curve(digits.X, digits.test, ["random"], [10], trainer=tr)
+    with pytest.raises(TypeError, match="trainer must have"):
+        scaling_curve(digits.train, digits.test, ["random"], [10], trainer=object())
+
+
+# ---------------------------------------------------------------- trainer
+
+
+@pytest.mark.slow
+def test_torch_trainer_is_deterministic_weighted_and_leaves_global_rng_alone(digits):
+    tr = default_trainer(digits, device="cpu", max_steps=150, min_steps=50)
+    sub = (digits.X[:300], digits.y[:300])
+    g_state, np_state, py_state = torch.get_rng_state(), _np_state(), random.getstate()
+    threads = torch.get_num_threads()
+    m1 = tr.fit(sub, seed=3)
+    assert torch.equal(g_state, torch.get_rng_state())
+    assert np.array_equal(np_state[1], _np_state()[1])
+    assert py_state == random.getstate() and torch.get_num_threads() == threads
+    s1 = tr.evaluate(m1, digits.test)
+    s2 = tr.evaluate(tr.fit(sub, seed=3), digits.test)
+    assert s1 == s2 and s1["accuracy"] > 0.8
+    w = np.linspace(0.1, 3, 300)
+    sw = tr.evaluate(tr.fit(sub, weights=w, seed=3), digits.test)
+    assert sw != s1 and sw["accuracy"] > 0.7
+    # torch Dataset input and tiny subsets (no validation split) work
+    ds = torch.utils.data.TensorDataset(torch.tensor(digits.X[:5]), torch.tensor(digits.y[:5]))
+    assert 0 <= tr.evaluate(tr.fit(ds, seed=0), digits.test)["accuracy"] <= 1
+    assert tr.n_steps(10) == 50 and tr.n_steps(60) == 50 * 0 + 90 and tr.n_steps(10**6) == 150
+    with pytest.raises(ValueError, match="weights must have shape"):
+        tr.fit(sub, weights=np.ones(3))
+    with pytest.raises(ValueError, match="not all zero"):
+        tr.fit(sub, weights=np.zeros(300))
+    with pytest.raises(ValueError, match="y must have shape"):
+        tr.fit((digits.X[:10], digits.y[:9]))
+    with pytest.raises(ValueError, match="val_fraction"):
+        TorchClassifierTrainer(mlp(64, 10), val_fraction=0.9)
+    with pytest.raises(TypeError, match="model_factory"):
+        TorchClassifierTrainer(None)
+
+
+def test_load_mnist1d_restores_global_rng(tmp_path):
+    np_state, py_state = _np_state(), random.getstate()
+    d = load_mnist1d(num_samples=500, cache_dir=tmp_path)
+    assert np.array_equal(np_state[1], _np_state()[1]) and py_state == random.getstate()
+    assert d.X.shape == (400, 40) and d.X_test.shape == (100, 40) and d.model == "cnn1d"
+    cached = load_mnist1d(num_samples=500, cache_dir=tmp_path)
+    assert np.array_equal(cached.X, d.X) and (tmp_path / "mnist1d_500.npz").exists()
+    with pytest.raises(ValueError, match="neither"):
+        load_dataset("no-such-dataset")
+
+
+@pytest.mark.slow
+def test_reference_cnn_reaches_published_accuracy_on_full_mnist1d():
+    d = load_mnist1d()
+    tr = default_trainer(d, device="cpu")
+    acc = tr.evaluate(tr.fit(d.train, seed=0), d.test)["accuracy"]
+    assert acc >= 0.92, acc
