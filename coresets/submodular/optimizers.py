@@ -85,7 +85,9 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
     budget = np.array([knapsack.left], dtype=np.float64)
     chosen = np.empty(k, dtype=np.int64)
     gains = np.empty(k, dtype=np.float64)
-    chunk = max(1, k // 100)
+    # each call re-types the kernel arguments (about a millisecond), so call once without a
+    # progress bar and in 20 chunks with one
+    chunk = max(1, -(-k // 20)) if progress else k
     bar = tqdm(total=k, disable=not progress, desc=desc, leave=False)
     m = 0
     while m < k:
