@@ -1,0 +1,471 @@
+"""FAISS k-nearest-neighbour graphs as sparse, non-negative similarity matrices.
+
+Selection at scale never sees an N x N matrix: :func:`knn_graph` returns an
+``(n, n)`` ``scipy.sparse.csr_matrix`` whose row ``i`` holds point ``i``'s
+similarities to its ``n_neighbors`` nearest neighbours. This is the row
+convention of :class:`coresets.submodular.FacilityLocation` (row ``j`` = what
+candidate ``j`` covers), so ``FacilityLocation(knn_graph(X))`` means "a chosen
+point covers its neighbours".
+
+Graph conventions
+-----------------
+- **Self is a neighbour.** Every row contains its own point with the largest
+  similarity the metric allows, so every point covers itself; ``n_neighbors``
+  counts it. If an approximate index (or exact ties with duplicates) leaves
+  ``i`` out of its own list, ``i`` replaces the farthest neighbour found.
+- **Similarities** (float32, all >= 0):
+
+  ``"cosine"``
+      ``max(cos(x_i, x_j), 0)``; self is exactly 1. Rows are L2-normalised
+      before the search, so zero vectors are an error.
+  ``"dot"`` (inner product)
+      ``max(<x_i, x_j>, 0)``; self is ``max(||x_i||^2, 0)``, its true value (the
+      inner product has no fixed maximum, so self is not forced to be the
+      largest entry of its row).
+  ``"euclidean"``
+      ``exp(-d_ij^2 / sigma^2)`` with ``sigma^2`` the median of the positive
+      squared edge lengths of the graph (1 if there are none); self is 1. Why this transform: a kNN graph
+      does not know the global ``max(D^2)`` that the dense apricot-style
+      transform ``max(D^2) - D^2`` needs, and the maximum over the graph alone
+      is set by a single outlier's neighbourhood; the median bandwidth is
+      robust, scale-free, deterministic and puts every entry in ``(0, 1]``
+      like cosine. (Far neighbours can underflow to an explicit 0.)
+
+- Each row stores at most ``n_neighbors`` entries (fewer only when an IVF
+  index found fewer candidates); column indices are sorted and explicit zeros
+  (clipped similarities) are kept, so the stored pattern is the neighbour list.
+
+Indexes
+-------
+``"flat"`` is exact. ``"ivf"`` is ``IndexIVFFlat`` with ``nlist ~ sqrt(n)``
+lists trained on a random sample (``random_state``) and ``nprobe`` lists
+searched per query; queries are searched
+grouped by their nearest list, which keeps the probed lists in cache (about 4x
+faster than input order on 2 cores). ``"hnsw"`` is ``IndexHNSWFlat`` (M=32)
+with ``nprobe`` used as ``efSearch``. With ``nprobe=None`` the search breadth is
+tuned: ``nprobe`` = 8, 16, 32, ... (``efSearch`` = ``max(k, 16)`` times 1, 2, 4, ...)
+until the recall of 256 sampled queries against exact search reaches
+:data:`TARGET_RECALL` (0.95). Clustered data (real embeddings, blobs) stop
+early (blobs at 1M: nprobe 16 of 1000 lists); unclustered high-dimensional data
+need a far wider search: ``index="ivf"`` then goes up to the exhaustive
+``nprobe = nlist``, while ``index="auto"`` switches to exact search once IVF
+would scan more than a quarter of the lists (exact BLAS search is cheaper
+there). ``"auto"`` is exact up to :data:`AUTO_EXACT_MAX` points and IVF past it
+(see ``benchmarks/bench_knn.py``).
+
+A FAISS GPU index is used when ``device`` resolves to CUDA and FAISS was built
+with GPU support (``faiss.get_num_gpus() > 0``); otherwise the CPU index.
+HNSW always runs on the CPU (FAISS has no GPU HNSW). FAISS runs on as many
+OpenMP threads as the process may use (``OMP_NUM_THREADS`` caps it).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._validation import check_array_2d, check_int, check_random_state
+
+__all__ = ["knn_graph", "knn_recall", "AUTO_EXACT_MAX", "faiss_gpu_available"]
+
+#: ``index="auto"`` uses exact search up to this many points and IVF above it
+#: on the CPU. Measured on 2 cores (blobs, 64-d, k=32; benchmarks/bench_knn.py
+#: --threshold): exact takes 2.8 s at 50k and 10 s at 100k on a quiet machine
+#: (IVF 0.9 s / 2.7 s, recall 0.99+), and grows as n^2 to ~17 min at 1M, where IVF
+#: takes about 2 minutes. Past 50k exact costs 4-7x more than IVF; the recall
+#: tuning and the exact fallback cover data that IVF handles badly.
+AUTO_EXACT_MAX = 50_000
+
+#: On a GPU exact search stays affordable much longer (a 1M x 1M brute force is
+#: seconds of GPU time), so ``"auto"`` keeps it exact up to this many points.
+AUTO_EXACT_MAX_GPU = 2_000_000
+
+#: FAISS GPU indexes return at most this many neighbours per query.
+_GPU_MAX_K = 2048
+
+_METRICS = ("cosine", "euclidean", "dot")
+_INDEXES = ("auto", "flat", "ivf", "hnsw")
+_DEFAULT_BATCH = 16_384
+
+#: ``nprobe=None`` tunes IVF ``nprobe`` / HNSW ``efSearch`` until recall on
+#: ``_TUNE_QUERIES`` sampled points (against exact search) reaches this.
+TARGET_RECALL = 0.95
+_TUNE_QUERIES = 256
+
+
+def faiss_gpu_available() -> bool:
+    """True when FAISS was built with GPU support, sees a GPU, and torch sees CUDA."""
+    import faiss
+
+    from ._device import cuda_available
+
+    get_num_gpus = getattr(faiss, "get_num_gpus", None)
+    return bool(get_num_gpus is not None and get_num_gpus() > 0 and cuda_available())
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_resources():
+    """One StandardGpuResources per process: FAISS advises reusing it (it holds scratch memory)."""
+    import faiss
+
+    return faiss.StandardGpuResources()
+
+
+def _resolve_faiss_device(device) -> str:
+    """Map ``device`` to ``"cpu"`` or ``"gpu"`` for FAISS; explicit CUDA needs GPU FAISS."""
+    if isinstance(device, str) and device == "auto":
+        return "gpu" if faiss_gpu_available() else "cpu"
+    from ._device import resolve_device
+
+    dev = resolve_device(device, "device")
+    if dev.type == "cpu":
+        return "cpu"
+    if dev.type == "cuda":
+        if not faiss_gpu_available():
+            raise ValueError(
+                f"device={device!r} asks for the GPU but this FAISS build has no GPU support; "
+                "install the gpu extra (faiss-gpu-cu12) or use device='cpu'"
+            )
+        return "gpu"
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+
+
+def _prepare(X, metric: str, name: str = "X") -> np.ndarray:
+    """Validate ``X`` and return it float32 and C-contiguous, ready for FAISS.
+
+    float32 C-ordered input is used as is (never written to: cosine divides into
+    a new array), so a 1M x 64 input costs no second copy.
+    """
+    if not isinstance(metric, str) or metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    X = check_array_2d(X, name)
+    overflow = X.dtype != np.float32 and np.abs(X).max() > np.finfo(np.float32).max
+    if overflow:
+        raise ValueError(f"{name} contains values that overflow float32")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise ValueError(
+                f"{name} has {zero.size} zero rows (first: row {zero[0]}); cosine similarity "
+                "is undefined for zero vectors: drop them or use metric='euclidean'"
+            )
+        X = X / norms[:, None]
+    return X
+
+
+def _faiss_metric(metric: str):
+    import faiss
+
+    return faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+
+
+def _nlist(n: int) -> int:
+    # nlist ~ sqrt(n), but keep >= 39 training points per list (FAISS's minimum for k-means).
+    return max(1, min(int(round(math.sqrt(n))), n // 39))
+
+
+def _set_search_param(idx, index: str, value: int, on_gpu: bool = False) -> None:
+    if index == "hnsw":
+        idx.hnsw.efSearch = value
+    elif on_gpu:  # GPU indexes take their parameters through GpuParameterSpace
+        import faiss
+
+        faiss.GpuParameterSpace().set_index_parameter(idx, "nprobe", value)
+    else:
+        idx.nprobe = value
+
+
+def _tune_search_param(idx, X, k, metric, index, rng, nlist=None, max_value=None, on_gpu=False):
+    """Smallest nprobe / efSearch in a doubling sequence whose sampled recall >= TARGET_RECALL.
+
+    The reference is exact search of ``_TUNE_QUERIES`` random points, so the
+    cost is that of a few hundred exact queries plus a few approximate ones.
+    Returns ``(value, reached)``; values above ``max_value`` are not tried.
+    """
+    import faiss
+
+    n = X.shape[0]
+    queries = X[np.sort(rng.choice(n, min(n, _TUNE_QUERIES), replace=False))]
+    _, ref = faiss.knn(queries, X, k, metric=_faiss_metric(metric))  # exact, no copy of X
+    if index == "hnsw":
+        values = [max(k, 16) * 2**i for i in range(8)]
+    else:
+        values = [v for v in (8 * 2**i for i in range(32)) if v < nlist] + [nlist]
+    if max_value is not None:
+        values = [v for v in values if v <= max_value] or values[:1]
+    for value in values:
+        _set_search_param(idx, index, value, on_gpu)
+        _, got = idx.search(queries, k)
+        hits = sum(np.intersect1d(a, b[b >= 0]).size for a, b in zip(ref, got, strict=True))
+        if hits / ref.size >= TARGET_RECALL:
+            return value, True
+    return value, False
+
+
+def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False):
+    """Build and fill a FAISS index; returns ``(index, kind, query_order)``.
+
+    With ``exact_fallback`` an IVF index that needs more than a quarter of its
+    lists to reach TARGET_RECALL is replaced by exact search.
+    """
+    import faiss
+
+    n, d = X.shape
+    fmetric = _faiss_metric(metric)
+    order = None
+    if index == "flat":
+        cpu = faiss.IndexFlat(d, fmetric)
+    elif index == "hnsw":
+        cpu = faiss.IndexHNSWFlat(d, 32, fmetric)
+        cpu.hnsw.efConstruction = 64
+        on_gpu = False  # FAISS has no GPU HNSW
+    else:  # ivf
+        nlist = _nlist(n)
+        quantizer = faiss.IndexFlat(d, fmetric)
+        cpu = faiss.IndexIVFFlat(quantizer, d, nlist, fmetric)
+        cpu.cp.seed = int(rng.integers(2**31 - 1))  # FAISS k-means seed: deterministic
+        n_train = min(n, 64 * nlist)
+        train = X if n_train == n else X[np.sort(rng.choice(n, n_train, replace=False))]
+    if on_gpu:
+        idx = faiss.index_cpu_to_gpu(_gpu_resources(), 0, cpu)
+    else:
+        idx = cpu
+    if index == "ivf":
+        idx.train(train)
+    idx.add(X)
+    if index != "flat":
+        if nprobe is None:
+            cap = max(1, nlist // 4) if exact_fallback and index == "ivf" else None
+            nprobe, reached = _tune_search_param(
+                idx, X, k, metric, index, rng, nlist if index == "ivf" else None, cap, on_gpu
+            )
+            if not reached and cap is not None:
+                del idx, cpu  # free the IVF index before building the exact one
+                return _build_index(X, metric, "flat", on_gpu, None, k, rng)
+        elif index == "ivf":
+            nprobe = min(nprobe, nlist)
+        _set_search_param(idx, index, nprobe, on_gpu)
+    if index == "ivf" and not on_gpu:
+        # Search queries grouped by their nearest list: consecutive queries then
+        # probe mostly the same lists, which stay in cache. (GPUs gain nothing.)
+        _, assign = cpu.quantizer.search(X, 1)
+        order = np.argsort(assign[:, 0], kind="stable")
+    return idx, index, order
+
+
+def knn_graph(
+    X,
+    n_neighbors: int = 32,
+    metric: str = "cosine",
+    index: str = "auto",
+    device="auto",
+    batch_size: int | None = None,
+    nprobe: int | None = None,
+    random_state=None,
+    progress: bool = True,
+) -> sp.csr_matrix:
+    """Build a k-nearest-neighbour similarity graph with FAISS.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings; finite, non-empty, numeric (float32 internally).
+    n_neighbors : int, default 32
+        Neighbours per point, the point itself included; ``1 <= n_neighbors < n_samples``
+        (for a complete graph use the dense ``coresets.submodular.similarity``).
+    metric : {"cosine", "euclidean", "dot"}, default "cosine"
+        How neighbours are ranked and turned into similarities (see the module docstring).
+    index : {"auto", "flat", "ivf", "hnsw"}, default "auto"
+        ``"flat"`` is exact; ``"auto"`` is exact up to ``AUTO_EXACT_MAX`` points, IVF past it.
+    device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
+        ``"auto"`` uses a FAISS GPU index when FAISS has GPU support and CUDA is present.
+    batch_size : int, optional
+        Queries per search call (bounds the memory of one search); default 16384.
+    nprobe : int, optional
+        IVF: lists searched per query; HNSW: ``efSearch``. None tunes it until sampled
+        recall reaches ``TARGET_RECALL`` (see the module docstring). Ignored by ``"flat"``.
+    random_state : None, int or numpy Generator
+        Seeds the IVF training sample, k-means and the tuning sample.
+    progress : bool, default True
+        Show a tqdm bar over the queries.
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_matrix of shape (n_samples, n_samples), float32
+        Row ``i`` holds ``i``'s similarities to its neighbours (self included), sorted
+        column indices, all entries >= 0.
+    """
+    from tqdm.auto import tqdm
+
+    X = _prepare(X, metric)
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(f"X needs at least 2 samples to build a kNN graph, got {n}")
+    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
+    if n_neighbors >= n:
+        raise ValueError(
+            f"n_neighbors must be < n_samples ({n}), got {n_neighbors}; for a complete graph "
+            "use the dense coresets.submodular.similarity"
+        )
+    if not isinstance(index, str) or index not in _INDEXES:
+        raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
+    batch_size = (
+        _DEFAULT_BATCH if batch_size is None else check_int(batch_size, "batch_size", low=1)
+    )
+    if nprobe is not None:
+        nprobe = check_int(nprobe, "nprobe", low=1)
+    rng = check_random_state(random_state)
+    on_gpu = _resolve_faiss_device(device) == "gpu"
+    if on_gpu and n_neighbors > _GPU_MAX_K:
+        if not (isinstance(device, str) and device == "auto"):
+            raise ValueError(
+                f"n_neighbors={n_neighbors} exceeds the FAISS GPU limit of {_GPU_MAX_K}; "
+                "use device='cpu'"
+            )
+        on_gpu = False
+    auto = index == "auto"
+    if auto:
+        index = "flat" if n <= (AUTO_EXACT_MAX_GPU if on_gpu else AUTO_EXACT_MAX) else "ivf"
+
+    idx, index, order = _build_index(X, metric, index, on_gpu, nprobe, n_neighbors, rng, auto)
+    k = n_neighbors
+    # The CSR arrays are filled batch by batch (int32 columns while n allows), so
+    # peak memory is the index plus n * k * 8 bytes, not several (n, k) int64 temporaries.
+    cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
+    vals = np.empty((n, k), dtype=np.float32)
+    with tqdm(total=n, desc=f"kNN ({index})", unit="pt", disable=not progress) as bar:
+        for start in range(0, n, batch_size):
+            rows = (
+                np.arange(start, min(start + batch_size, n))
+                if order is None
+                else order[start : start + batch_size]
+            )
+            D, I = idx.search(X[rows], k)
+            cols[rows], vals[rows] = _finish_rows(X, rows, I, D, metric)
+            bar.update(rows.size)
+    if metric == "euclidean":
+        _gaussian_kernel(cols, vals)
+    return _pack_csr(cols, vals)
+
+
+def _finish_rows(X, rows, I, D, metric):
+    """Insert self, turn FAISS scores into similarities, sort each row by column id.
+
+    Euclidean rows keep squared distances (self 0); :func:`_gaussian_kernel`
+    converts them once the global bandwidth is known. Missing (-1) slots sort first.
+    """
+    is_self = I == rows[:, None]
+    missing = ~is_self.any(axis=1)
+    # FAISS sorts results best-first and pads with -1, so the last slot is the
+    # farthest neighbour or a missing one: self takes it.
+    I[missing, -1] = rows[missing]
+    is_self[missing, -1] = True
+    if metric == "cosine":
+        sims = np.clip(D, 0.0, 1.0)
+        sims[is_self] = 1.0
+    elif metric == "dot":
+        sims = np.maximum(D, 0.0)
+        self_ip = np.einsum("ij,ij->i", X[rows], X[rows])
+        sims[is_self] = np.maximum(self_ip, 0.0)
+    else:
+        sims = np.maximum(D, 0.0)
+        sims[is_self] = 0.0
+    sims[I < 0] = 0.0
+    perm = np.argsort(I, axis=1, kind="stable")
+    return np.take_along_axis(I, perm, axis=1), np.take_along_axis(sims, perm, axis=1)
+
+
+def _gaussian_kernel(cols, vals, chunk: int = 65_536) -> None:
+    """In place: squared distances -> exp(-d^2 / sigma^2), sigma^2 = median positive d^2."""
+    n = cols.shape[0]
+    # Zero distances (self, duplicates) say nothing about the scale: leave them out.
+    edges = vals[(cols >= 0) & (vals > 0)]
+    sigma2 = float(np.median(edges)) if edges.size else 1.0
+    del edges
+    scale = np.float32(-1.0 / sigma2)
+    for s in range(0, n, chunk):
+        block = vals[s : s + chunk]
+        np.multiply(block, scale, out=block)
+        np.exp(block, out=block)
+
+
+def _pack_csr(cols, vals) -> sp.csr_matrix:
+    """(n, k) column ids (-1 = none, sorted first) and values -> CSR with sorted indices."""
+    n, k = cols.shape
+    valid = cols >= 0
+    if valid.all():
+        indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+        graph = sp.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(n, n))
+    else:
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(valid.sum(axis=1), out=indptr[1:])
+        graph = sp.csr_matrix((vals[valid], cols[valid], indptr), shape=(n, n))
+    graph.has_sorted_indices = True
+    return graph
+
+
+def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_state=None) -> float:
+    """Recall of a kNN graph against exact search on a random sample of rows.
+
+    For each sampled row ``i`` with ``m`` stored neighbours (self excluded), the
+    recall is the share of the exact ``m`` nearest neighbours the graph found. A
+    stored neighbour counts if it is at least as close as the exact ``m``-th one,
+    so ties between equally distant points do not count as misses.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The embeddings the graph was built from.
+    graph : scipy.sparse matrix of shape (n_samples, n_samples)
+        Output of :func:`knn_graph` (only its sparsity pattern is used).
+    sample : int, default 1000
+        Rows to check (all rows when ``sample >= n_samples``).
+    metric : {"cosine", "euclidean", "dot"}, default "cosine"
+        The metric the graph was built with.
+    random_state : None, int or numpy Generator
+        Picks the sampled rows.
+
+    Returns
+    -------
+    recall : float in [0, 1]
+    """
+    import faiss
+
+    X = _prepare(X, metric)
+    n = X.shape[0]
+    if not sp.issparse(graph):
+        raise TypeError(f"graph must be a scipy sparse matrix, got {type(graph).__name__}")
+    if graph.shape != (n, n):
+        raise ValueError(f"graph must have shape ({n}, {n}) to match X, got {graph.shape}")
+    sample = check_int(sample, "sample", low=1)
+    rng = check_random_state(random_state)
+    graph = sp.csr_matrix(graph)
+    rows = np.arange(n) if sample >= n else np.sort(rng.choice(n, sample, replace=False))
+    lengths = np.diff(graph.indptr)[rows]
+    kmax = int(lengths.max()) if rows.size else 0
+    if kmax < 2:
+        return 1.0  # only self per row: nothing to miss
+    D, I = faiss.knn(X[rows], X, min(kmax + 1, n), metric=_faiss_metric(metric))
+    # Higher score = closer, for every metric.
+    sign = -1.0 if metric == "euclidean" else 1.0
+    hits = total = 0
+    for r, i in enumerate(rows):
+        nbrs = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
+        nbrs = nbrs[nbrs != i]
+        m = nbrs.size
+        if m == 0:
+            continue
+        ref = I[r][(I[r] != i) & (I[r] >= 0)][:m]
+        ref_scores = sign * D[r][(I[r] != i) & (I[r] >= 0)][:m]
+        diff = X[nbrs] - X[i] if metric == "euclidean" else None
+        got = -np.einsum("ij,ij->i", diff, diff) if diff is not None else X[nbrs] @ X[i]
+        kth = ref_scores[min(m, ref.size) - 1]
+        tol = 1e-4 * max(1.0, abs(float(kth)))
+        hits += min(m, int(np.count_nonzero(got >= kth - tol)))
+        total += m
+    return hits / total if total else 1.0

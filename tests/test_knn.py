@@ -1,0 +1,262 @@
+"""Tests for coresets.knn: exact graphs against brute force, approximate recall, GPU choice."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import coresets._device
+from coresets import knn
+from coresets.knn import faiss_gpu_available, knn_graph, knn_recall
+
+
+def _blobs(n=3000, d=16, centers=10, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(-10, 10, size=(centers, d))
+    return (c[rng.integers(0, centers, n)] + rng.standard_normal((n, d))).astype(np.float32)
+
+
+def _brute_force(X, k, metric):
+    """Dense reference: neighbour lists and similarities, by the documented rules."""
+    X = X.astype(np.float64)
+    n = X.shape[0]
+    if metric == "cosine":
+        Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+        score = Xn @ Xn.T
+    elif metric == "dot":
+        score = X @ X.T
+    else:
+        score = -((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    nbrs = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    for i in range(n):
+        if i not in nbrs[i]:
+            nbrs[i, -1] = i
+    dense = np.zeros((n, n))
+    if metric == "euclidean":
+        d2 = -score
+        edges = np.array([d2[i, j] for i in range(n) for j in nbrs[i] if d2[i, j] > 0])
+        sigma2 = np.median(edges)
+    for i in range(n):
+        for j in nbrs[i]:
+            if metric == "cosine":
+                dense[i, j] = 1.0 if i == j else max(score[i, j], 0.0)
+            elif metric == "dot":
+                dense[i, j] = max(score[i, j], 0.0)
+            else:
+                dense[i, j] = np.exp(-d2[i, j] / sigma2)
+    return nbrs, dense
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_exact_graph_matches_brute_force(metric):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 5))
+    X[:, 0] += 0.5  # some positive and some negative inner products
+    k = 7
+    G = knn_graph(X, n_neighbors=k, metric=metric, index="flat", progress=False)
+    nbrs, dense = _brute_force(X, k, metric)
+    assert isinstance(G, sp.csr_matrix) and G.shape == (60, 60) and G.dtype == np.float32
+    assert G.has_sorted_indices
+    for i in range(60):
+        row = G.indices[G.indptr[i] : G.indptr[i + 1]]
+        assert np.all(np.diff(row) > 0)
+        assert set(row) == set(nbrs[i])
+    np.testing.assert_allclose(G.toarray(), dense, rtol=1e-4, atol=1e-5)
+    assert G.data.min() >= 0
+
+
+def test_self_is_a_neighbour_even_with_duplicates():
+    X = np.repeat(np.random.default_rng(0).standard_normal((10, 4)), 3, axis=0)
+    G = knn_graph(X, n_neighbors=2, metric="euclidean", index="flat", progress=False)
+    np.testing.assert_array_equal(G.diagonal(), np.ones(30, np.float32))
+    assert np.all(np.diff(G.indptr) == 2)
+    G = knn_graph(X, n_neighbors=1, metric="cosine", index="flat", progress=False)
+    np.testing.assert_array_equal(G.toarray(), np.eye(30, dtype=np.float32))
+
+
+def test_batching_and_float64_do_not_change_the_graph():
+    X = _blobs(500)
+    a = knn_graph(X, 10, metric="euclidean", index="flat", progress=False)
+    b = knn_graph(
+        X.astype(np.float64), 10, metric="euclidean", index="flat", batch_size=37, progress=False
+    )
+    assert (a != b).nnz == 0
+
+
+def test_graph_feeds_facility_location():
+    from coresets.submodular import FacilityLocation, maximize
+
+    X = _blobs(400)
+    G = knn_graph(X, 8, metric="euclidean", progress=False)
+    sel = maximize(FacilityLocation(G), 12)
+    dense = G.toarray()
+    # Row j = what candidate j covers: the objective sums, over points, the best cover.
+    assert sel.objective == pytest.approx(dense[sel.indices].max(axis=0).sum(), rel=1e-5)
+
+
+@pytest.mark.parametrize("index", ["ivf", "hnsw"])
+def test_approximate_index_recall_and_determinism(index):
+    X = _blobs(4000)
+    G1 = knn_graph(X, 16, metric="euclidean", index=index, random_state=3, progress=False)
+    G2 = knn_graph(X, 16, metric="euclidean", index=index, random_state=3, progress=False)
+    assert (G1 != G2).nnz == 0
+    np.testing.assert_array_equal(G1.indices, G2.indices)
+    assert knn_recall(X, G1, sample=300, metric="euclidean", random_state=0) >= 0.9
+    np.testing.assert_array_equal(G1.diagonal(), np.ones(4000, np.float32))
+    assert np.all(np.diff(G1.indptr) <= 16)
+
+
+def test_fixed_nprobe_is_used():
+    X = _blobs(4000)
+    narrow = knn_graph(
+        X, 16, metric="euclidean", index="ivf", nprobe=1, random_state=0, progress=False
+    )
+    wide = knn_graph(
+        X, 16, metric="euclidean", index="ivf", nprobe=10_000, random_state=0, progress=False
+    )
+    exact = knn_graph(X, 16, metric="euclidean", index="flat", progress=False)
+    assert knn_recall(X, narrow, metric="euclidean") < 0.95
+    np.testing.assert_array_equal(wide.indices, exact.indices)  # nprobe >= nlist is exhaustive
+
+
+def test_auto_switches_to_ivf_and_back_to_exact(monkeypatch):
+    calls = []
+    real = knn._build_index
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(out[1])
+        return out
+
+    monkeypatch.setattr(knn, "_build_index", spy)
+    monkeypatch.setattr(knn, "AUTO_EXACT_MAX", 1000)
+    knn_graph(_blobs(3000), 10, metric="euclidean", random_state=0, progress=False)
+    assert calls[-1] == "ivf"
+    # Unclustered 64-d data: IVF would need most lists, so "auto" goes exact.
+    X = np.random.default_rng(0).standard_normal((3000, 64)).astype(np.float32)
+    G = knn_graph(X, 10, metric="euclidean", random_state=0, progress=False)
+    assert calls[-1] == "flat"
+    assert knn_recall(X, G, sample=200, metric="euclidean") == 1.0
+    monkeypatch.setattr(knn, "AUTO_EXACT_MAX", 10_000)
+    knn_graph(X, 10, metric="euclidean", progress=False)
+    assert calls[-1] == "flat"
+
+
+def test_gpu_is_chosen_automatically_when_present(monkeypatch):
+    """No GPU here: fake FAISS GPU support and check the GPU path is taken and agrees."""
+    assert faiss_gpu_available() is False or faiss.get_num_gpus() > 0
+    moved = []
+
+    def index_cpu_to_gpu(res, dev, index):
+        moved.append(type(index).__name__)
+        return index  # the CPU index stands in for the GPU copy
+
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", index_cpu_to_gpu, raising=False)
+    monkeypatch.setattr(coresets._device, "cuda_available", lambda: True)
+    knn._gpu_resources.cache_clear()
+    assert faiss_gpu_available()
+    X = _blobs(800)
+    G = knn_graph(X, 8, metric="cosine", progress=False)
+    assert moved == ["IndexFlat"]
+    ref = knn_graph(X, 8, metric="cosine", device="cpu", progress=False)
+    assert moved == ["IndexFlat"]  # device="cpu" stays on the CPU
+    assert (G != ref).nnz == 0
+    knn_graph(X, 8, metric="cosine", index="hnsw", progress=False)
+    assert moved == ["IndexFlat"]  # FAISS has no GPU HNSW
+    # Without torch CUDA the GPU is not used even if FAISS reports one.
+    monkeypatch.setattr(coresets._device, "cuda_available", lambda: False)
+    assert not faiss_gpu_available()
+    knn._gpu_resources.cache_clear()
+
+
+def test_explicit_cuda_without_gpu_faiss_is_an_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 0, raising=False)
+    with pytest.raises(ValueError, match="device"):
+        knn_graph(_blobs(100), 5, device="cuda", progress=False)
+
+
+def test_knn_recall_counts_misses_exactly():
+    X = _blobs(300)
+    exact = knn_graph(X, 3, metric="euclidean", index="flat", progress=False)
+    assert knn_recall(X, exact, sample=10_000, metric="euclidean") == 1.0
+    # Keep self and the nearest neighbour, swap the 2nd nearest for the farthest point.
+    d2 = ((X[:, None] - X[None]) ** 2).sum(-1)
+    order = np.argsort(d2, axis=1)
+    rows = np.repeat(np.arange(300), 3)
+    cols = np.stack([order[:, 0], order[:, 1], order[:, -1]], axis=1).ravel()
+    bad = sp.csr_matrix((np.ones(900, np.float32), (rows, cols)), shape=(300, 300))
+    assert knn_recall(X, bad, sample=10_000, metric="euclidean") == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (dict(X=np.zeros((5,))), ValueError, "X must be 2-D"),
+        (dict(X=np.zeros((0, 3))), ValueError, "X is empty"),
+        (dict(X=np.array([[1.0, np.nan], [1.0, 2.0], [3.0, 1.0]])), ValueError, "X contains NaN"),
+        (dict(X=np.array([[1.0, np.inf], [1.0, 2.0], [3.0, 1.0]])), ValueError, "X contains inf"),
+        (dict(X=np.array([[1, "a"], [2, "b"]], dtype=object)), TypeError, "X must hold numbers"),
+        (dict(X=np.ones((1, 3))), ValueError, "at least 2 samples"),
+        (dict(n_neighbors=0), ValueError, "n_neighbors must be >= 1"),
+        (dict(n_neighbors=20), ValueError, "n_neighbors must be < n_samples"),
+        (dict(n_neighbors=2.5), TypeError, "n_neighbors"),
+        (dict(n_neighbors=True), TypeError, "n_neighbors"),
+        (
+            dict(X=np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 1.0]]), n_neighbors=2),
+            ValueError,
+            "zero rows",
+        ),
+        (dict(metric="manhattan"), ValueError, "metric"),
+        (dict(index="lsh"), ValueError, "index"),
+        (dict(device="tpu"), ValueError, "device"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(nprobe=0), ValueError, "nprobe"),
+        (dict(random_state="x"), TypeError, "random_state"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    args = dict(X=np.random.default_rng(0).standard_normal((20, 3)), n_neighbors=3, progress=False)
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        knn_graph(**args)
+
+
+def test_knn_recall_bad_input():
+    X = _blobs(50)
+    G = knn_graph(X, 3, progress=False)
+    with pytest.raises(TypeError, match="graph"):
+        knn_recall(X, G.toarray())
+    with pytest.raises(ValueError, match="graph must have shape"):
+        knn_recall(X[:40], G)
+    with pytest.raises(ValueError, match="sample"):
+        knn_recall(X, G, sample=0)
+
+
+def test_missing_neighbours_are_dropped_and_self_inserted():
+    """An IVF search can return -1 (fewer candidates than k): those slots vanish."""
+    rows = np.array([0, 1])
+    I = np.array([[1, 2, -1], [0, 2, 3]])
+    D = np.array([[0.9, 0.5, -3.4e38], [0.8, 0.7, 0.6]], dtype=np.float32)
+    X = np.eye(4, dtype=np.float32)
+    cols, vals = knn._finish_rows(X, rows, I, D, "cosine")
+    # Row 0 lacked itself: it takes the -1 slot; row 1 lacked itself: it takes the farthest.
+    np.testing.assert_array_equal(cols, [[0, 1, 2], [0, 1, 2]])
+    np.testing.assert_allclose(vals, [[1.0, 0.9, 0.5], [0.8, 1.0, 0.7]])
+    cols = np.array([[-1, 0, 1], [0, 1, 2], [-1, -1, 2]], dtype=np.int32)
+    v = np.array([[0.0, 1.0, 0.5], [0.2, 1.0, 0.3], [0.0, 0.0, 1.0]], dtype=np.float32)
+    G = knn._pack_csr(cols, v)
+    np.testing.assert_array_equal(G.indptr, [0, 2, 5, 6])
+    np.testing.assert_allclose(G.toarray(), [[1.0, 0.5, 0], [0.2, 1.0, 0.3], [0, 0, 1.0]])
+
+
+def test_float64_beyond_float32_range_is_an_error():
+    X = np.array([[1e300, 1.0], [1.0, 2.0], [3.0, 1.0]])
+    with pytest.raises(ValueError, match="X contains values that overflow float32"):
+        knn_graph(X, 2, metric="euclidean", progress=False)
