@@ -1,7 +1,8 @@
 """coresets: choose which training examples to keep, and prove the choice beat random."""
 
 from coresets.baselines import herding, k_center_greedy
-from coresets.embed import embed, embed_to_shards, gradient_embeddings, sentence_embeddings
+# `embed` the function stays in coresets.embed: re-exporting it here would shadow the module
+from coresets.embed import embed_to_shards, gradient_embeddings, sentence_embeddings
 from coresets.knn import knn_graph, knn_recall
 from coresets.sampling import (
     AdaptiveReselection,
@@ -75,7 +76,6 @@ __all__ = [
     "fit_power_law",
     "data_efficiency",
     "plot_scaling",
-    "embed",
     "embed_to_shards",
     "gradient_embeddings",
     "sentence_embeddings",
