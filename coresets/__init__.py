@@ -1,7 +1,9 @@
-"""coresets: choose which training examples to keep, and prove the choice beat random."""
+"""coresets: choose which training examples to keep, and prove the choice beat random.
+
+The function ``embed`` stays in ``coresets.embed``: re-exporting it here would shadow the module.
+"""
 
 from coresets.baselines import herding, k_center_greedy
-# `embed` the function stays in coresets.embed: re-exporting it here would shadow the module
 from coresets.embed import embed_to_shards, gradient_embeddings, sentence_embeddings
 from coresets.knn import knn_graph, knn_recall
 from coresets.sampling import (
