@@ -20,7 +20,7 @@ PARALLEL_MIN_BATCH = 512
 def _fl_dense_row_gain(row, cur):
     g = 0.0
     for i in range(row.shape[0]):
-        d = row[i] - cur[i]
+        d = np.float64(row[i]) - np.float64(cur[i])
         if d > 0.0:
             g += d
     return g
@@ -44,7 +44,7 @@ def fl_dense_add(S, cur, j):
     g = 0.0
     for i in range(row.shape[0]):
         if row[i] > cur[i]:
-            g += row[i] - cur[i]
+            g += np.float64(row[i]) - np.float64(cur[i])
             cur[i] = row[i]
     return g
 
@@ -53,7 +53,7 @@ def fl_dense_add(S, cur, j):
 def _fl_sparse_row_gain(data, indices, start, stop, cur):
     g = 0.0
     for p in range(start, stop):
-        d = data[p] - cur[indices[p]]
+        d = np.float64(data[p]) - np.float64(cur[indices[p]])
         if d > 0.0:
             g += d
     return g
@@ -79,7 +79,7 @@ def fl_sparse_add(data, indices, indptr, cur, j):
     for p in range(indptr[j], indptr[j + 1]):
         i = indices[p]
         if data[p] > cur[i]:
-            g += data[p] - cur[i]
+            g += np.float64(data[p]) - np.float64(cur[i])
             cur[i] = data[p]
     return g
 

@@ -24,28 +24,38 @@ def _less(ka, ia, kb, ib):
     return ka < kb or (ka == kb and ia < ib)
 
 
+# A 4-ary heap: half the levels of a binary heap and the children of a node share a
+# cache line, which matters because the lazy loop sifts after every re-evaluation.
+_ARITY = 4
+
+
 @njit(cache=True, nogil=True)
 def _sift_down(keys, ids, size, pos):
+    key = keys[pos]
+    idx = ids[pos]
     while True:
-        left = 2 * pos + 1
-        if left >= size:
-            return
-        child = left
-        right = left + 1
-        if right < size and _less(keys[right], ids[right], keys[left], ids[left]):
-            child = right
-        if _less(keys[child], ids[child], keys[pos], ids[pos]):
-            keys[pos], keys[child] = keys[child], keys[pos]
-            ids[pos], ids[child] = ids[child], ids[pos]
-            pos = child
+        first = _ARITY * pos + 1
+        if first >= size:
+            break
+        best = first
+        last = min(first + _ARITY, size)
+        for c in range(first + 1, last):
+            if _less(keys[c], ids[c], keys[best], ids[best]):
+                best = c
+        if _less(keys[best], ids[best], key, idx):
+            keys[pos] = keys[best]
+            ids[pos] = ids[best]
+            pos = best
         else:
-            return
+            break
+    keys[pos] = key
+    ids[pos] = idx
 
 
 @njit(cache=True, nogil=True)
 def heapify(keys, ids):
     size = keys.shape[0]
-    for pos in range(size // 2 - 1, -1, -1):
+    for pos in range((size - 2) // _ARITY, -1, -1):
         _sift_down(keys, ids, size, pos)
 
 

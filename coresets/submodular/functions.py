@@ -175,7 +175,9 @@ class FacilityLocation(SubmodularFunction):
 
             cur = torch.zeros(self.n, dtype=torch.float64, device=self.similarity.device)
         else:
-            cur = np.zeros(self.n, dtype=np.float64)
+            # cur[i] is always 0 or a copy of a stored similarity, so the storage dtype holds
+            # it exactly; float32 halves the cache footprint of the hot random reads
+            cur = np.zeros(self.n, dtype=self.similarity.dtype)
         return _State(cur)
 
     def gains(self, state, candidates):
@@ -217,7 +219,9 @@ class FacilityLocation(SubmodularFunction):
         return float(g)
 
     def value(self, state):
-        return float(state.cur.sum())
+        if self.kind == "torch":
+            return float(state.cur.sum())
+        return float(state.cur.sum(dtype=np.float64))
 
     def kernels(self, state):
         S = self.similarity
