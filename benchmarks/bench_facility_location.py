@@ -178,6 +178,11 @@ def main():
     ap.add_argument("--skip-apricot", action="store_true")
     ap.add_argument("--skip-dense", action="store_true")
     ap.add_argument("--skip-stochastic", action="store_true")
+    ap.add_argument(
+        "--skip-apricot-stochastic",
+        action="store_true",
+        help="apricot's stochastic takes minutes at 100k+",
+    )
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
