@@ -155,3 +155,38 @@ def fl_sparse_gain1(args, cur, j):
 def fl_sparse_add1(args, cur, j):
     data, indices, indptr = args
     return fl_sparse_add(data, indices, indptr, cur, j)
+
+
+# --- dense similarity construction -------------------------------------------
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def finish_squared_distances(block, sq_rows, sq_all, lo):
+    """In place: ``block[r, c] = max(sq_rows[r] + sq_all[c] - 2 block[r, c], 0)``, 0 on the diagonal.
+
+    ``block`` holds dot products of rows ``lo:lo + len(block)`` with all rows; one fused
+    pass instead of four numpy passes over the block. Returns the block's maximum.
+    """
+    rows = block.shape[0]
+    row_max = np.zeros(rows, dtype=np.float64)
+    for r in prange(rows):
+        m = 0.0
+        line = block[r]
+        for c in range(line.shape[0]):
+            v = sq_rows[r] + sq_all[c] - 2 * line[c]
+            if v < 0 or c == lo + r:
+                v = 0
+            line[c] = v
+            if v > m:
+                m = v
+        row_max[r] = m
+    return row_max.max()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def subtract_from(top, S):
+    """In place ``S = top - S`` over rows in parallel."""
+    for r in prange(S.shape[0]):
+        line = S[r]
+        for c in range(line.shape[0]):
+            line[c] = top - line[c]
