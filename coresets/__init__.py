@@ -1,87 +1,68 @@
 """coresets: choose which training examples to keep, and prove the choice beat random.
 
-The function ``embed`` stays in ``coresets.embed``: re-exporting it here would shadow the module.
+The public names below are imported on first use (PEP 562), so ``import coresets`` and
+``coresets.submodular`` stay light: torch, FAISS and matplotlib load only when a piece
+that needs them is touched. The function ``embed`` stays in ``coresets.embed``: a
+re-export here would shadow the module.
 """
 
-from coresets.baselines import herding, k_center_greedy
-from coresets.embed import embed_to_shards, gradient_embeddings, sentence_embeddings
-from coresets.knn import knn_graph, knn_recall
-from coresets.sampling import (
-    AdaptiveReselection,
-    CoresetSampler,
-    DistributedCoresetSampler,
-    WeightedCoresetSampler,
-    WeightedDataset,
-    WeightedSubset,
-)
-from coresets.scaling import (
-    TorchClassifierTrainer,
-    data_efficiency,
-    fit_power_law,
-    plot_scaling,
-    scaling_curve,
-)
-from coresets.selection import Selection
-from coresets.selectors import (
-    FacilityLocationSelector,
-    FeatureBasedSelector,
-    GraphCutSelector,
-    HerdingSelector,
-    KCenterGreedySelector,
-    MixtureSelector,
-    RandomSelector,
-    SaturatedCoverageSelector,
-)
-from coresets.submodular import (
-    FacilityLocation,
-    FeatureBased,
-    GraphCut,
-    Mixture,
-    SaturatedCoverage,
-    maximize,
-    similarity,
-)
-from coresets.weights import assign_to_nearest, coreset_weights, nearest_center_weights
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Selection",
-    "FacilityLocation",
-    "FeatureBased",
-    "GraphCut",
-    "Mixture",
-    "SaturatedCoverage",
-    "maximize",
-    "similarity",
-    "FacilityLocationSelector",
-    "FeatureBasedSelector",
-    "GraphCutSelector",
-    "HerdingSelector",
-    "KCenterGreedySelector",
-    "MixtureSelector",
-    "RandomSelector",
-    "SaturatedCoverageSelector",
-    "coreset_weights",
-    "nearest_center_weights",
-    "assign_to_nearest",
-    "k_center_greedy",
-    "herding",
-    "CoresetSampler",
-    "WeightedCoresetSampler",
-    "DistributedCoresetSampler",
-    "WeightedSubset",
-    "WeightedDataset",
-    "AdaptiveReselection",
-    "TorchClassifierTrainer",
-    "scaling_curve",
-    "fit_power_law",
-    "data_efficiency",
-    "plot_scaling",
-    "embed_to_shards",
-    "gradient_embeddings",
-    "sentence_embeddings",
-    "knn_graph",
-    "knn_recall",
-    "__version__",
-]
+_EXPORTS = {
+    "Selection": "coresets.selection",
+    "FacilityLocation": "coresets.submodular",
+    "FeatureBased": "coresets.submodular",
+    "GraphCut": "coresets.submodular",
+    "Mixture": "coresets.submodular",
+    "SaturatedCoverage": "coresets.submodular",
+    "maximize": "coresets.submodular",
+    "similarity": "coresets.submodular",
+    "FacilityLocationSelector": "coresets.selectors",
+    "FeatureBasedSelector": "coresets.selectors",
+    "GraphCutSelector": "coresets.selectors",
+    "HerdingSelector": "coresets.selectors",
+    "KCenterGreedySelector": "coresets.selectors",
+    "MixtureSelector": "coresets.selectors",
+    "RandomSelector": "coresets.selectors",
+    "SaturatedCoverageSelector": "coresets.selectors",
+    "coreset_weights": "coresets.weights",
+    "nearest_center_weights": "coresets.weights",
+    "assign_to_nearest": "coresets.weights",
+    "k_center_greedy": "coresets.baselines",
+    "herding": "coresets.baselines",
+    "CoresetSampler": "coresets.sampling",
+    "WeightedCoresetSampler": "coresets.sampling",
+    "DistributedCoresetSampler": "coresets.sampling",
+    "WeightedSubset": "coresets.sampling",
+    "WeightedDataset": "coresets.sampling",
+    "AdaptiveReselection": "coresets.sampling",
+    "TorchClassifierTrainer": "coresets.scaling",
+    "scaling_curve": "coresets.scaling",
+    "fit_power_law": "coresets.scaling",
+    "data_efficiency": "coresets.scaling",
+    "plot_scaling": "coresets.scaling",
+    "embed_to_shards": "coresets.embed",
+    "gradient_embeddings": "coresets.embed",
+    "sentence_embeddings": "coresets.embed",
+    "knn_graph": "coresets.knn",
+    "knn_recall": "coresets.knn",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coresets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
