@@ -409,3 +409,16 @@ def test_property_graph_cut_and_saturated_coverage(n, seed, lam):
         lazy = maximize(f, k, "lazy")
         np.testing.assert_array_equal(lazy.indices, ref_idx)
         np.testing.assert_allclose(lazy.gains, ref_gains, rtol=1e-9, atol=1e-9)
+
+
+def test_lazy_bulk_refresh_matches_naive():
+    # n large enough that the first picks collapse every bound and trigger the bulk refresh
+    X = np.random.default_rng(1).normal(size=(3000, 8))
+    f = FacilityLocation(similarity(X, dtype=np.float64))
+    lazy, naive = maximize(f, 40, "lazy"), maximize(f, 40, "naive")
+    np.testing.assert_array_equal(lazy.indices, naive.indices)
+    np.testing.assert_allclose(lazy.gains, naive.gains, rtol=1e-12)
+    costs = np.random.default_rng(2).uniform(0.5, 2.0, 3000)
+    lazy_c = maximize(f, optimizer="lazy", costs=costs, budget=20.0)
+    naive_c = maximize(f, optimizer="naive", costs=costs, budget=20.0)
+    np.testing.assert_array_equal(lazy_c.indices, naive_c.indices)

@@ -73,14 +73,19 @@ def _pop(keys, ids, size):
 def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, chosen, gains, stop):
     """Lazy greedy until ``stop`` picks or the heap empties.
 
-    ``keys``/``ids`` form a binary heap of ``-score`` upper bounds (score = gain,
-    or gain per cost when ``costs`` is non-empty); ``meta`` is ``[heap size, picks
-    so far]``; ``budget[0]`` is the budget left. ``fresh_at[j] == picks`` marks a
-    bound computed for the current set. Returns the number of picks so far.
+    ``keys``/``ids`` form a 4-ary heap of ``-score`` upper bounds (score = gain, or gain
+    per cost when ``costs`` is non-empty); ``meta`` is ``[heap size, picks so far,
+    refresh_after, refresh_wanted]``; ``budget[0]`` is the budget left. ``fresh_at[j] ==
+    picks`` marks a bound computed for the current set. When one pick needs more than
+    ``refresh_after`` re-evaluations (every bound collapsed at once, as after the first
+    pick on dense data) the loop stops with ``refresh_wanted = 1`` so the caller can
+    refresh all bounds in one threaded pass. Returns the number of picks so far.
     """
     use_costs = costs.shape[0] > 0
     size = meta[0]
     m = meta[1]
+    refresh_after = meta[2]
+    evals = 0
     while m < stop and size > 0:
         j = ids[0]
         if use_costs and costs[j] > budget[0] * (1.0 + _SLACK):
@@ -93,8 +98,13 @@ def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, ch
             if use_costs:
                 budget[0] -= costs[j]
             m += 1
+            evals = 0
         else:
+            if refresh_after > 0 and evals >= refresh_after:
+                meta[3] = 1
+                break
             g = gain(args, cur, j)
+            evals += 1
             fresh_at[j] = m
             keys[0] = -(g / costs[j]) if use_costs else -g
             _sift_down(keys, ids, size, 0)

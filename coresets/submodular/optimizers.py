@@ -78,8 +78,12 @@ class _Progress:
         self.bar.close()
 
 
-def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc):
-    """Drive a compiled loop in chunks so the progress bar advances; return ids, gains."""
+def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc, refresh=None):
+    """Drive a compiled loop in chunks so the progress bar advances; return ids, gains.
+
+    ``refresh()``, when given, runs after each call and returns True if the loop had
+    stopped to have its bounds refreshed (then the loop simply resumes).
+    """
     gain, add, args, cur = function.kernels(state)
     costs = np.empty(0) if knapsack.costs is None else knapsack.costs
     budget = np.array([knapsack.left], dtype=np.float64)
@@ -95,6 +99,9 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
             gain, add, args, cur, *loop_state, costs, budget, chosen, gains, min(k, m + chunk)
         )
         bar.update(done - m)
+        if refresh is not None and refresh():
+            m = done
+            continue
         if done == m or done < min(k, m + chunk):
             m = done
             break
@@ -163,10 +170,31 @@ class LazyGreedy:
             _loops.heapify(keys, ids)
             fresh_at = np.full(function.n, -1, dtype=np.int64)
             fresh_at[cands] = 0
-            meta = np.array([ids.shape[0], 0], dtype=np.int64)
+            # past n/4 re-evaluations in one pick, one threaded pass over every bound is cheaper
+            meta = np.array([ids.shape[0], 0, max(1024, ids.shape[0] // 4), 0], dtype=np.int64)
+
+            def refresh():
+                if not meta[3]:
+                    return False
+                size = meta[0]
+                alive = ids[:size]
+                keys[:size] = -knapsack.score(function.gains(state, alive), alive)
+                _loops.heapify(keys[:size], alive)
+                fresh_at[alive] = meta[1]
+                meta[3] = 0
+                return True
+
             loop_state = (keys, ids, meta, fresh_at)
             return _compiled_run(
-                _loops.lazy_loop, loop_state, function, state, k, knapsack, progress, "lazy greedy"
+                _loops.lazy_loop,
+                loop_state,
+                function,
+                state,
+                k,
+                knapsack,
+                progress,
+                "lazy greedy",
+                refresh=refresh,
             )
         last_gain = np.zeros(function.n, dtype=np.float64)
         last_gain[cands] = g
