@@ -50,6 +50,7 @@ _EXPORTS = {
     "sentence_embeddings": "coresets.embed",
     "knn_graph": "coresets.knn",
     "knn_recall": "coresets.knn",
+    "select_from_shards": "coresets.streaming",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -1,0 +1,407 @@
+"""Shard readers, RandGreeDi, Sieve-Streaming++ and checkpoint/resume over sharded data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from coresets.knn import knn_graph
+from coresets.streaming import Checkpoint, greedi, open_shards, select_from_shards, sieve
+from coresets.submodular import FacilityLocation, maximize
+from coresets.weights import nearest_center_weights
+
+
+def blobs(n, d=8, centers=10, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centers, d)) * 4
+    return (c[rng.integers(centers, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def write_shards(root, X, sizes):
+    root.mkdir(parents=True, exist_ok=True)
+    start = 0
+    for i, m in enumerate(sizes):
+        np.save(root / f"shard_{i:03d}.npy", X[start : start + m])
+        start += m
+    return root
+
+
+@pytest.fixture
+def shards(tmp_path):
+    X = blobs(1200)
+    return write_shards(tmp_path / "shards", X, [500, 300, 400]), X
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_npy_reader_offsets_take_and_blocks(shards):
+    root, X = shards
+    data = open_shards(root)
+    assert data.n_samples == 1200 and data.n_features == 8 and data.n_shards == 3
+    assert data.offsets.tolist() == [0, 500, 800, 1200]
+    rows = np.array([1199, 0, 650, 499, 500, 3])
+    np.testing.assert_array_equal(data.take(rows), X[rows])
+    got = np.concatenate([b for _, b in data.iter_blocks(block_size=170)])
+    np.testing.assert_array_equal(got, X)
+    assert isinstance(data.read(1), np.memmap)  # memory-mapped, not loaded
+
+
+def test_reads_what_embed_to_shards_writes(tmp_path):
+    from coresets.embed import embed_to_shards
+
+    X = blobs(300)
+    embed_to_shards(lambda b: b, X, tmp_path / "emb", shard_size=128)
+    data = open_shards(tmp_path / "emb")
+    assert data.shard_sizes.tolist() == [128, 128, 44]
+    np.testing.assert_array_equal(data.take(np.arange(300)), X)
+    np.testing.assert_array_equal(data.ids(1), np.arange(128, 256))
+    sel = select_from_shards(tmp_path / "emb", 6, random_state=0, progress=False)
+    assert len(sel) == 6
+
+
+def test_index_json_order_and_checks(tmp_path):
+    X = blobs(30)
+    root = tmp_path / "s"
+    root.mkdir()
+    np.save(root / "b.npy", X[:10])
+    np.save(root / "a.npy", X[10:])
+    index = {"shards": [{"file": "b.npy", "start": 0, "stop": 10}, {"file": "a.npy"}]}
+    (root / "index.json").write_text(json.dumps(index))
+    np.testing.assert_array_equal(open_shards(root).take(np.arange(30)), X)
+    index["shards"][0]["stop"] = 11
+    (root / "index.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="b.npy holds rows 0:10 but index.json says 0:11"):
+        open_shards(root)
+    (root / "index.json").write_text(json.dumps({**index, "complete": False}))
+    with pytest.raises(ValueError, match="unfinished embedding run"):
+        open_shards(root)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda r: np.save(r / "shard_009.npy", np.zeros((5, 7), np.float32)), "7 features"),
+        (lambda r: np.save(r / "shard_009.npy", np.zeros((5, 8), np.float64)), "dtype float64"),
+        (lambda r: np.save(r / "shard_009.npy", np.zeros((5, 8), np.int32)), "expected float32"),
+        (lambda r: np.save(r / "shard_009.npy", np.zeros(5, np.float32)), "must be 2-D"),
+        (lambda r: (r / "shard_009.npy").write_bytes(b"garbage"), "not a readable .npy"),
+    ],
+)
+def test_npy_reader_rejects_bad_shard_naming_it(shards, bad, match):
+    root, _ = shards
+    bad(root)
+    with pytest.raises(ValueError, match=match) as err:
+        open_shards(root)
+    assert "shard_009.npy" in str(err.value)
+
+
+def test_truncated_shard_is_named(shards):
+    root, _ = shards
+    p = root / "shard_001.npy"
+    p.write_bytes(p.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="shard_001.npy is truncated"):
+        open_shards(root)
+
+
+def test_nan_shard_is_named_when_read(shards):
+    root, X = shards
+    Y = X[500:800].copy()
+    Y[7, 3] = np.nan
+    np.save(root / "shard_001.npy", Y)
+    data = open_shards(root)
+    with pytest.raises(ValueError, match="shard_001.npy contains NaN"):
+        data.read(1)
+    with pytest.raises(ValueError, match="shard_001.npy contains NaN"):
+        select_from_shards(root, 10, progress=False)
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_parquet_reader(tmp_path, fixed):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X = blobs(50, d=6)
+    root = tmp_path / "pq"
+    root.mkdir()
+    for i, (lo, hi) in enumerate([(0, 20), (20, 50)]):
+        flat = pa.array(X[lo:hi].ravel())
+        col = (
+            pa.FixedSizeListArray.from_arrays(flat, 6)
+            if fixed
+            else pa.ListArray.from_arrays(pa.array(np.arange(0, (hi - lo) * 6 + 1, 6)), flat)
+        )
+        table = pa.table({"uid": np.arange(lo, hi) + 1000, "vec": col})
+        pq.write_table(table, root / f"part{i}.parquet")
+    data = open_shards(root, id_column="uid", embedding_column="vec")
+    assert (data.n_samples, data.n_features, data.dtype) == (50, 6, np.float32)
+    np.testing.assert_array_equal(data.take(np.arange(50)), X)
+    np.testing.assert_array_equal(data.ids(1), np.arange(20, 50) + 1000)
+    with pytest.raises(ValueError, match="no embedding_column 'embedding'"):
+        open_shards(root, id_column="uid")
+    (root / "part9.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="part9.parquet"):
+        open_shards(root, id_column="uid", embedding_column="vec")
+
+
+def test_parquet_ragged_rows_are_named(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    col = pa.array([[1.0, 2.0], [3.0, 4.0], [5.0]], type=pa.list_(pa.float32()))
+    pq.write_table(pa.table({"id": [0, 1, 2], "embedding": col}), tmp_path / "r.parquet")
+    data = open_shards(tmp_path / "r.parquet")
+    with pytest.raises(ValueError, match="r.parquet: row 2 has 1 features"):
+        data.read(0)
+
+
+# --------------------------------------------------------------------------- RandGreeDi
+
+
+def test_partition_rows_cover_every_row_once():
+    sizes = [37, 0, 50, 13]
+    parts = [greedi.partition_rows(sizes, 4, 7, p) for p in range(4)]
+    allrows = np.concatenate(parts)
+    np.testing.assert_array_equal(np.sort(allrows), np.arange(100))
+    lens = [p.size for p in parts]
+    assert max(lens) - min(lens) <= len(sizes)  # balanced up to one row per shard
+    np.testing.assert_array_equal(parts[2], greedi.partition_rows(sizes, 4, 7, 2))
+    assert not np.array_equal(parts[0], greedi.partition_rows(sizes, 4, 8, 0))
+
+
+def test_one_partition_equals_centralised_lazy_greedy(shards):
+    root, X = shards
+    sel = select_from_shards(root, 25, n_partitions=1, random_state=0, progress=False)
+    ref = maximize(FacilityLocation(knn_graph(X, 32, progress=False)), 25, "lazy")
+    assert set(sel.indices.tolist()) == set(ref.indices.tolist())
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_candidate_rows_and_merge_match_brute_force(shards, metric):
+    root, X = shards
+    data = open_shards(root)
+    candidates = np.array([3, 700, 900, 10, 1100, 501])
+    keys = np.full((6, 32), -np.inf, np.float32)
+    ids = np.full((6, 32), -1, np.int64)
+    for first, stop in reversed(greedi.chunks(data.shard_sizes, 400)):  # any order
+        new = greedi.chunk_neighbors(data, first, stop, X[candidates], 32, metric, 0)
+        keys, ids = greedi.merge_top(keys, ids, *new)
+    G = knn_graph(X, 32, metric=metric, progress=False)  # exact (flat) at this size
+    for r, j in enumerate(candidates):  # the candidates' rows of the centralised graph
+        row = ids[r].copy()
+        if j not in row:  # dot: self replaces the farthest, as knn_graph does
+            row[-1] = j
+        assert set(row) == set(G.indices[G.indptr[j] : G.indptr[j + 1]])
+    Xc = greedi._search.prepare(X[candidates], metric)
+    self_keys = np.zeros(6, np.float32) if metric == "euclidean" else (Xc * Xc).sum(1)
+    res = greedi.merge_greedy(candidates, keys, ids, self_keys, 2, metric, [3, 3])
+    f = FacilityLocation(G)
+    pairs = itertools.combinations(candidates.tolist(), 2)
+    best = max(f.evaluate(list(pair)) for pair in pairs)
+    if metric != "euclidean":  # euclidean's bandwidth comes from these rows only
+        assert res["objective"] == pytest.approx(f.evaluate(res["indices"]), rel=1e-5)
+    assert f.evaluate(res["indices"]) >= (1 - 1 / np.e) * best
+
+
+def test_greedi_result_shape_weights_and_determinism(shards):
+    root, X = shards
+    a = select_from_shards(root, 0.02, n_partitions=3, random_state=3, progress=False)
+    b = select_from_shards(root, 24, n_partitions=3, random_state=3, progress=False)
+    assert len(a) == 24 and np.unique(a.indices).size == 24
+    np.testing.assert_array_equal(a.indices, b.indices)
+    assert a.gains.sum() == pytest.approx(a.objective)
+    # exact weights: nearest chosen point (cosine) over all rows
+    ref = nearest_center_weights(X, X[a.indices], metric="cosine")
+    np.testing.assert_array_equal(a.weights, ref)
+    assert a.weights.sum() == 1200
+    s = select_from_shards(root, 24, n_partitions=3, random_state=3, progress=False,
+                           weights="sample", sample_size=600)  # fmt: skip
+    assert len(s) == 24
+    assert s.weights.sum() == pytest.approx(1200)
+    assert select_from_shards(root, 5, progress=False, weights=None).weights is None
+
+
+def test_greedi_beats_random_on_the_global_graph(tmp_path):
+    X = blobs(4000, d=8, centers=40, seed=1)
+    root = write_shards(tmp_path / "s", X, [1000] * 4)
+    f = FacilityLocation(knn_graph(X, 32, progress=False))
+    central = maximize(f, 40, "lazy").objective
+    sel = select_from_shards(root, 40, n_partitions=4, random_state=0, progress=False)
+    rng = np.random.default_rng(0)
+    rand = np.mean([f.evaluate(rng.choice(4000, 40, replace=False)) for _ in range(5)])
+    value = f.evaluate(sel.indices)
+    assert value > rand
+    assert value >= 0.9 * central
+
+
+# --------------------------------------------------------------------------- Sieve-Streaming++
+
+
+def reference_sieve(rows, k, eps):
+    """Plain-Python Sieve-Streaming++ over dense coverage rows (sample size = row length)."""
+    sieves, delta, lb = {}, 0.0, 0.0
+    best = (0.0, [])
+    for e, row in enumerate(rows):
+        delta = max(delta, row.sum())
+        if delta <= 0:
+            continue
+        tmin = max(lb, delta) / (2 * k)
+        lo = int(np.ceil(np.log(tmin / (1 + eps)) / np.log1p(eps) - 1e-9))
+        hi = int(np.floor(np.log(delta) / np.log1p(eps) + 1e-9))
+        for i in [i for i in sieves if i < lo]:
+            del sieves[i]
+        for i in range(lo, hi + 1):
+            sieves.setdefault(i, (np.zeros(row.size), []))
+        for i in sorted(sieves):
+            cur, members = sieves[i]
+            if len(members) >= k:
+                continue
+            g = np.maximum(row - cur, 0).sum()
+            if g >= np.exp(i * np.log1p(eps)) and g > 0:
+                np.maximum(cur, row, out=cur)
+                members.append(e)
+                if cur.sum() > lb + 1e-12:
+                    lb = cur.sum()
+                    best = (lb, list(members))
+    return best
+
+
+@pytest.mark.slow  # the first call compiles the numba kernel
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sieve_matches_reference_and_guarantee(seed):
+    rng = np.random.default_rng(seed)
+    n, s, k, eps = 14, 9, 3, 0.2
+    dense = rng.uniform(size=(n, s)) * (rng.uniform(size=(n, s)) < 0.4)
+    nbr = np.where(dense > 0, np.arange(s), -1)
+    state = sieve.init_state(k, s, eps)
+    for lo in range(0, n, 5):  # blocks: the state carries over between calls
+        sieve.process(
+            state, nbr[lo : lo + 5], dense[lo : lo + 5], np.arange(lo, lo + 5)[: n - lo], k, eps
+        )
+    ids, gains, value = sieve.best(state)
+    ref_value, ref_ids = reference_sieve(dense, k, eps)
+    assert ids.tolist() == ref_ids
+    assert value == pytest.approx(ref_value)
+    assert gains.sum() == pytest.approx(value)
+    opt = max(dense[list(c)].max(axis=0).sum() for c in itertools.combinations(range(n), k))
+    assert value >= (0.5 - eps) * opt - 1e-12
+
+
+def test_sieve_from_shards(shards):
+    root, X = shards
+    sel = select_from_shards(root, 20, algorithm="sieve", random_state=0, progress=False)
+    assert 0 < len(sel) <= 20 and np.unique(sel.indices).size == len(sel)
+    assert sel.weights.sum() == 1200
+    again = select_from_shards(root, 20, algorithm="sieve", random_state=0, progress=False)
+    np.testing.assert_array_equal(sel.indices, again.indices)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.parametrize("algorithm", ["greedi", "sieve"])
+def test_resume_after_failure_gives_uninterrupted_result(shards, tmp_path, monkeypatch, algorithm):
+    root, _ = shards
+    kw = dict(n_partitions=3, random_state=5, progress=False, algorithm=algorithm)
+    full = select_from_shards(root, 15, **kw)
+    ckpt = tmp_path / "ckpt"
+    real_save = Checkpoint.save
+    calls = []
+
+    def failing_save(self, name, **arrays):
+        real_save(self, name, **arrays)
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(Checkpoint, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        select_from_shards(root, 15, checkpoint_dir=ckpt, **kw)
+    monkeypatch.setattr(Checkpoint, "save", real_save)
+    assert len(list(ckpt.glob("*.npz"))) >= 1
+    resumed = select_from_shards(root, 15, checkpoint_dir=ckpt, **kw)
+    np.testing.assert_array_equal(resumed.indices, full.indices)
+    np.testing.assert_array_equal(resumed.weights, full.weights)
+    assert resumed.objective == full.objective
+    with pytest.raises(ValueError, match="checkpoint_dir .* different arguments"):
+        select_from_shards(root, 16, checkpoint_dir=ckpt, **kw)
+
+
+_KILL_SCRIPT = """
+import sys, time
+from coresets.streaming import greedi, select_from_shards
+if sys.argv[3] == "slow":
+    real = greedi.local_greedy
+    def slow(*a):
+        out = real(*a)
+        time.sleep(1.0)
+        return out
+    greedi.local_greedy = slow
+sel = select_from_shards(sys.argv[1], 40, n_partitions=6, checkpoint_dir=sys.argv[2],
+                         random_state=None, progress=False)
+print(",".join(map(str, sel.indices.tolist())))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_and_rerun_gives_uninterrupted_result(tmp_path):
+    X = blobs(3000, d=8, centers=20, seed=4)
+    root = write_shards(tmp_path / "s", X, [1000, 1000, 1000])
+    ckpt, ckpt_ref = tmp_path / "ck", tmp_path / "ck_ref"
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, str(script), str(root), str(ckpt), "slow"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(ckpt.glob("partition_*.npz")):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in ckpt.glob("partition_*.npz"))
+    assert 1 <= len(done) < 6 and not (ckpt / "merge.npz").exists()
+    # random_state=None: the rerun reuses the seed saved in the checkpoint
+    out = subprocess.run([sys.executable, str(script), str(root), str(ckpt), "fast"], env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    seed = json.loads((ckpt / "manifest.json").read_text())["seed"]
+    resumed = np.array(out.stdout.strip().split(","), dtype=np.int64)
+    ref = select_from_shards(root, 40, n_partitions=6, checkpoint_dir=ckpt_ref,
+                             random_state=seed, progress=False)  # fmt: skip
+    np.testing.assert_array_equal(resumed, ref.indices)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_arguments_name_themselves(shards, tmp_path):
+    root, _ = shards
+    with pytest.raises(ValueError, match="n_samples"):
+        select_from_shards(root, 5000, progress=False)
+    with pytest.raises(ValueError, match="method"):
+        select_from_shards(root, 5, method="graph_cut", progress=False)
+    rand = select_from_shards(root, 7, method="random", random_state=1, progress=False)
+    assert np.unique(rand.indices).size == 7 and rand.weights.sum() == pytest.approx(1200)
+    again = select_from_shards(root, 7, method="random", random_state=1, progress=False)
+    np.testing.assert_array_equal(rand.indices, again.indices)
+    with pytest.raises(ValueError, match="metric"):
+        select_from_shards(root, 5, metric="l1", progress=False)
+    with pytest.raises(ValueError, match="algorithm"):
+        select_from_shards(root, 5, algorithm="magic", progress=False)
+    with pytest.raises(TypeError, match="client"):
+        select_from_shards(root, 5, client="tcp://nowhere:1", progress=False)
+    with pytest.raises(ValueError, match="epsilon"):
+        select_from_shards(root, 5, algorithm="sieve", epsilon=1.5, progress=False)
+    with pytest.raises(ValueError, match="is not a directory"):
+        select_from_shards(tmp_path / "missing", 5, progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="neither .npy nor .parquet"):
+        select_from_shards(tmp_path / "empty", 5, progress=False)
+    with pytest.raises(TypeError, match="path"):
+        select_from_shards(42, 5, progress=False)
