@@ -43,7 +43,7 @@ def graph_path(n, kind):
 
 
 def build_graph(n, kind="exact", n_neighbors=32):
-    """Exact (IndexFlatIP) or IVF 32-NN cosine graph over blobs, cached on disk."""
+    """Exact (IndexFlatIP) or IVF (``coresets.knn.knn_graph``) 32-NN cosine graph, cached on disk."""
     import faiss
     import scipy.sparse as sp
 
@@ -51,16 +51,18 @@ def build_graph(n, kind="exact", n_neighbors=32):
     if path.exists():
         return sp.load_npz(path)
     X = blobs(n)
+    if kind == "ivf":
+        # the library's own recall-tuned IVF graph (exact search at 1M takes ~20 min here)
+        from coresets.knn import knn_graph
+
+        G = knn_graph(X, n_neighbors, metric="cosine", index="ivf", random_state=0, progress=False)
+        DATA.mkdir(exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        sp.save_npz(tmp, G)
+        os.replace(tmp, path)
+        return G
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    d = X.shape[1]
-    if kind == "exact":
-        index = faiss.IndexFlatIP(d)
-    else:
-        nlist = int(4 * np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        index.train(X[rng.choice(n, min(n, 50 * nlist), replace=False)])
-        index.nprobe = 16
+    index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
     sims = np.empty((n, n_neighbors), dtype=np.float32)
     ids = np.empty((n, n_neighbors), dtype=np.int64)
