@@ -69,7 +69,19 @@ import scipy.sparse as sp
 
 from ._validation import check_array_2d, check_int, check_random_state
 
-__all__ = ["knn_graph", "knn_recall", "AUTO_EXACT_MAX", "faiss_gpu_available"]
+__all__ = [
+    "knn_graph",
+    "knn_recall",
+    "prepare",
+    "build_index",
+    "search",
+    "search_batches",
+    "closeness",
+    "to_similarity",
+    "gaussian_bandwidth",
+    "AUTO_EXACT_MAX",
+    "faiss_gpu_available",
+]
 
 #: ``index="auto"`` uses exact search up to this many points and IVF above it
 #: on the CPU. Measured on 2 cores (blobs, 64-d, k=32; benchmarks/bench_knn.py
@@ -133,11 +145,30 @@ def _resolve_faiss_device(device) -> str:
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
 
 
-def _prepare(X, metric: str, name: str = "X") -> np.ndarray:
+def prepare(X, metric: str, name: str = "X", allow_zero_rows: bool = False) -> np.ndarray:
     """Validate ``X`` and return it float32 and C-contiguous, ready for FAISS.
 
-    float32 C-ordered input is used as is (never written to: cosine divides into
-    a new array), so a 1M x 64 input costs no second copy.
+    Both the base rows of :func:`build_index` and the queries of :func:`search` go
+    through this, so that they are compared in the same space.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Finite, non-empty, numeric.
+    metric : {"cosine", "euclidean", "dot"}
+        ``"cosine"`` L2-normalises the rows.
+    name : str, default "X"
+        Used in error messages.
+    allow_zero_rows : bool, default False
+        Cosine only: keep zero rows as zero (similarity 0 to everything) instead of
+        raising. Sharded selection uses this: a zero row in one shard should not stop a
+        pass over millions of rows.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_samples, n_features), C-contiguous
+        float32 C-ordered input is returned as is (never written to: cosine divides
+        into a new array), so a 1M x 64 input costs no second copy.
     """
     if not isinstance(metric, str) or metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
@@ -149,12 +180,12 @@ def _prepare(X, metric: str, name: str = "X") -> np.ndarray:
     if metric == "cosine":
         norms = np.linalg.norm(X, axis=1)
         zero = np.flatnonzero(norms == 0)
-        if zero.size:
+        if zero.size and not allow_zero_rows:
             raise ValueError(
                 f"{name} has {zero.size} zero rows (first: row {zero[0]}); cosine similarity "
                 "is undefined for zero vectors: drop them or use metric='euclidean'"
             )
-        X = X / norms[:, None]
+        X = X / (np.where(norms > 0, norms, 1.0) if zero.size else norms)[:, None]
     return X
 
 
@@ -208,7 +239,7 @@ def _tune_search_param(idx, X, k, metric, index, rng, nlist=None, max_value=None
 
 
 def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False):
-    """Build and fill a FAISS index; returns ``(index, kind, query_order)``.
+    """Build and fill a FAISS index; returns ``(index, kind)``.
 
     With ``exact_fallback`` an IVF index that needs more than a quarter of its
     lists to reach TARGET_RECALL is replaced by exact search.
@@ -217,7 +248,6 @@ def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False)
 
     n, d = X.shape
     fmetric = _faiss_metric(metric)
-    order = None
     if index == "flat":
         cpu = faiss.IndexFlat(d, fmetric)
     elif index == "hnsw":
@@ -250,12 +280,222 @@ def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False)
         elif index == "ivf":
             nprobe = min(nprobe, nlist)
         _set_search_param(idx, index, nprobe, on_gpu)
-    if index == "ivf" and not on_gpu:
-        # Search queries grouped by their nearest list: consecutive queries then
-        # probe mostly the same lists, which stay in cache. (GPUs gain nothing.)
-        _, assign = cpu.quantizer.search(X, 1)
+    return idx, index
+
+
+def build_index(
+    base,
+    metric: str,
+    index: str = "auto",
+    device="auto",
+    nprobe: int | None = None,
+    random_state=None,
+    n_neighbors: int = 32,
+):
+    """A filled FAISS index over ``base``, chosen and tuned as :func:`knn_graph` does.
+
+    Parameters
+    ----------
+    base : ndarray of float32, shape (n_base, n_features)
+        Rows from :func:`prepare` with the same ``metric`` (cosine needs unit rows).
+    metric : {"cosine", "euclidean", "dot"}
+    index : {"auto", "flat", "ivf", "hnsw"}, default "auto"
+        ``"auto"`` is exact up to ``AUTO_EXACT_MAX`` rows (``AUTO_EXACT_MAX_GPU`` on a
+        GPU), IVF past it, and exact again if IVF needs over a quarter of its lists.
+    device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
+    nprobe : int, optional
+        IVF lists searched per query / HNSW ``efSearch``; None tunes it on ``base``
+        until sampled recall at ``n_neighbors`` reaches ``TARGET_RECALL``.
+    random_state : None, int or numpy Generator
+        Seeds the IVF training sample, k-means and the tuning sample.
+    n_neighbors : int, default 32
+        Neighbours the searches will ask for: the recall tuning is measured at this
+        ``k``, and a GPU index cannot return more than 2048.
+
+    Returns
+    -------
+    index : faiss.Index
+        Search it with :func:`search` / :func:`search_batches`.
+    """
+    return _make_index(base, metric, index, device, nprobe, random_state, n_neighbors)[0]
+
+
+def _make_index(base, metric, index, device, nprobe, random_state, n_neighbors):
+    """:func:`build_index`, also returning the index kind actually built."""
+    if not isinstance(metric, str) or metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    if not (
+        isinstance(base, np.ndarray)
+        and base.ndim == 2
+        and base.dtype == np.float32
+        and base.flags.c_contiguous
+        and base.shape[0] > 0
+    ):
+        raise ValueError("base must be a non-empty 2-D float32 C-contiguous array from prepare()")
+    if not isinstance(index, str) or index not in _INDEXES:
+        raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
+    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
+    if nprobe is not None:
+        nprobe = check_int(nprobe, "nprobe", low=1)
+    rng = check_random_state(random_state)
+    on_gpu = _resolve_faiss_device(device) == "gpu"
+    if on_gpu and n_neighbors > _GPU_MAX_K:
+        if not (isinstance(device, str) and device == "auto"):
+            raise ValueError(
+                f"n_neighbors={n_neighbors} exceeds the FAISS GPU limit of {_GPU_MAX_K}; "
+                "use device='cpu'"
+            )
+        on_gpu = False
+    n = base.shape[0]
+    auto = index == "auto"
+    if auto:
+        index = "flat" if n <= (AUTO_EXACT_MAX_GPU if on_gpu else AUTO_EXACT_MAX) else "ivf"
+    return _build_index(base, metric, index, on_gpu, nprobe, n_neighbors, rng, auto)
+
+
+def search_batches(
+    index, queries, k: int, batch_size: int | None = None, progress=False, desc="kNN"
+):
+    """Search ``queries`` against ``index`` batch by batch.
+
+    On a CPU IVF index the queries are visited grouped by their nearest list:
+    consecutive queries then probe mostly the same lists, which stay in cache (about
+    4x faster than input order on 2 cores; GPUs gain nothing). Each query's result
+    does not depend on the order.
+
+    Parameters
+    ----------
+    index : faiss.Index
+        From :func:`build_index`.
+    queries : ndarray of float32, shape (q, n_features)
+        Rows from :func:`prepare` with the index's metric.
+    k : int
+        Neighbours per query.
+    batch_size : int, optional
+        Queries per FAISS call (bounds the memory of one call); default 16384.
+    progress : bool, default False
+        Show a tqdm bar over the queries.
+    desc : str
+        The bar's label.
+
+    Yields
+    ------
+    rows : ndarray of int64, shape (b,)
+        Which queries this batch holds.
+    D : ndarray of float32, shape (b, k)
+        FAISS scores, best first: inner products, or squared distances for euclidean.
+    I : ndarray of int64, shape (b, k)
+        Base rows; -1 pads where the index found fewer than ``k``.
+    """
+    # Checked here, not at the first next(): a bad batch_size fails before any search.
+    batch_size = (
+        _DEFAULT_BATCH if batch_size is None else check_int(batch_size, "batch_size", low=1)
+    )
+    return _search_batches(index, queries, k, batch_size, progress, desc)
+
+
+def _search_batches(index, queries, k, batch_size, progress, desc):
+    import faiss
+    from tqdm.auto import tqdm
+
+    q = queries.shape[0]
+    order = None
+    if isinstance(index, faiss.IndexIVF):
+        _, assign = index.quantizer.search(queries, 1)
         order = np.argsort(assign[:, 0], kind="stable")
-    return idx, index, order
+    with tqdm(total=q, desc=desc, unit="pt", disable=not progress) as bar:
+        for start in range(0, q, batch_size):
+            if order is None:
+                rows = np.arange(start, min(start + batch_size, q))
+                D, I = index.search(queries[start : start + batch_size], k)
+            else:
+                rows = order[start : start + batch_size]
+                D, I = index.search(queries[rows], k)
+            yield rows, D, I
+            bar.update(rows.size)
+
+
+def search(index, queries, k: int, batch_size: int | None = None, progress: bool = False):
+    """The ``k`` best base rows of every query (see :func:`search_batches`).
+
+    Returns
+    -------
+    D : ndarray of float32, shape (q, k)
+        FAISS scores, best first (inner products; squared distances for euclidean).
+    I : ndarray of int64, shape (q, k)
+        Base rows, -1 where fewer than ``k`` were found.
+    """
+    q = queries.shape[0]
+    D = np.empty((q, k), dtype=np.float32)
+    I = np.empty((q, k), dtype=np.int64)
+    for rows, d, i in search_batches(index, queries, k, batch_size, progress):
+        D[rows], I[rows] = d, i
+    return D, I
+
+
+def closeness(D, metric: str) -> np.ndarray:
+    """FAISS scores as "higher is closer" keys: negated squared distance for euclidean.
+
+    Parameters
+    ----------
+    D : ndarray, shape (q, k), scores from :func:`search`.
+    metric : {"cosine", "euclidean", "dot"}
+
+    Returns
+    -------
+    keys : ndarray, shape (q, k)
+    """
+    return -D if metric == "euclidean" else D
+
+
+def to_similarity(D, metric: str, sigma2: float | None = None, out=None) -> np.ndarray:
+    """FAISS scores as :func:`knn_graph`'s non-negative similarities.
+
+    Parameters
+    ----------
+    D : ndarray, shape (q, k)
+        Inner products (cosine on unit rows, dot) or squared distances (euclidean).
+    metric : {"cosine", "euclidean", "dot"}
+        cosine: ``clip(D, 0, 1)``; dot: ``max(D, 0)``; euclidean: ``exp(-max(D, 0) / sigma2)``.
+    sigma2 : float, optional
+        Euclidean bandwidth (:func:`gaussian_bandwidth`); required for euclidean.
+    out : ndarray, optional
+        Write here (may be ``D`` itself, to convert in place).
+
+    Returns
+    -------
+    sims : ndarray, shape (q, k), all >= 0
+    """
+    if metric == "cosine":
+        return np.clip(D, 0.0, 1.0, out=out)  # unit rows: above 1 is rounding
+    if metric == "dot":
+        return np.maximum(D, 0.0, out=out)
+    if metric != "euclidean":
+        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    if sigma2 is None:
+        raise ValueError("metric='euclidean' needs sigma2 (see gaussian_bandwidth)")
+    # FAISS can return tiny negative squared distances from rounding.
+    out = np.maximum(D, 0.0, out=out)
+    np.multiply(out, np.float32(-1.0 / sigma2), out=out)
+    return np.exp(out, out=out)
+
+
+def gaussian_bandwidth(d2) -> float:
+    """:func:`knn_graph`'s euclidean ``sigma^2``: the median positive squared edge length.
+
+    Zero distances (self, duplicates) say nothing about the scale and are left out.
+
+    Parameters
+    ----------
+    d2 : array-like, squared distances of the graph's edges (any shape).
+
+    Returns
+    -------
+    sigma2 : float, 1.0 when no edge is positive.
+    """
+    d2 = np.asarray(d2)
+    d2 = d2[d2 > 0]
+    return float(np.median(d2)) if d2.size else 1.0
 
 
 def knn_graph(
@@ -300,54 +540,26 @@ def knn_graph(
         Row ``i`` holds ``i``'s similarities to its neighbours (self included), sorted
         column indices, all entries >= 0.
     """
-    from tqdm.auto import tqdm
-
-    X = _prepare(X, metric)
+    X = prepare(X, metric)
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"X needs at least 2 samples to build a kNN graph, got {n}")
-    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
-    if n_neighbors >= n:
+    k = check_int(n_neighbors, "n_neighbors", low=1)
+    if k >= n:
         raise ValueError(
-            f"n_neighbors must be < n_samples ({n}), got {n_neighbors}; for a complete graph "
+            f"n_neighbors must be < n_samples ({n}), got {k}; for a complete graph "
             "use the dense coresets.submodular.similarity"
         )
-    if not isinstance(index, str) or index not in _INDEXES:
-        raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
-    batch_size = (
-        _DEFAULT_BATCH if batch_size is None else check_int(batch_size, "batch_size", low=1)
-    )
-    if nprobe is not None:
-        nprobe = check_int(nprobe, "nprobe", low=1)
-    rng = check_random_state(random_state)
-    on_gpu = _resolve_faiss_device(device) == "gpu"
-    if on_gpu and n_neighbors > _GPU_MAX_K:
-        if not (isinstance(device, str) and device == "auto"):
-            raise ValueError(
-                f"n_neighbors={n_neighbors} exceeds the FAISS GPU limit of {_GPU_MAX_K}; "
-                "use device='cpu'"
-            )
-        on_gpu = False
-    auto = index == "auto"
-    if auto:
-        index = "flat" if n <= (AUTO_EXACT_MAX_GPU if on_gpu else AUTO_EXACT_MAX) else "ivf"
-
-    idx, index, order = _build_index(X, metric, index, on_gpu, nprobe, n_neighbors, rng, auto)
-    k = n_neighbors
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", low=1)  # fail before the index build
+    idx, index = _make_index(X, metric, index, device, nprobe, random_state, k)
     # The CSR arrays are filled batch by batch (int32 columns while n allows), so
     # peak memory is the index plus n * k * 8 bytes, not several (n, k) int64 temporaries.
     cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
     vals = np.empty((n, k), dtype=np.float32)
-    with tqdm(total=n, desc=f"kNN ({index})", unit="pt", disable=not progress) as bar:
-        for start in range(0, n, batch_size):
-            rows = (
-                np.arange(start, min(start + batch_size, n))
-                if order is None
-                else order[start : start + batch_size]
-            )
-            D, I = idx.search(X[rows], k)
-            cols[rows], vals[rows] = _finish_rows(X, rows, I, D, metric)
-            bar.update(rows.size)
+    batches = search_batches(idx, X, k, batch_size, progress, desc=f"kNN ({index})")
+    for rows, D, I in batches:
+        cols[rows], vals[rows] = _finish_rows(X, rows, I, D, metric)
     if metric == "euclidean":
         _gaussian_kernel(cols, vals)
     return _pack_csr(cols, vals)
@@ -365,33 +577,28 @@ def _finish_rows(X, rows, I, D, metric):
     # farthest neighbour or a missing one: self takes it.
     I[missing, -1] = rows[missing]
     is_self[missing, -1] = True
-    if metric == "cosine":
-        sims = np.clip(D, 0.0, 1.0)
-        sims[is_self] = 1.0
-    elif metric == "dot":
-        sims = np.maximum(D, 0.0)
-        self_ip = np.einsum("ij,ij->i", X[rows], X[rows])
-        sims[is_self] = np.maximum(self_ip, 0.0)
-    else:
+    if metric == "euclidean":
         sims = np.maximum(D, 0.0)
         sims[is_self] = 0.0
+    else:
+        sims = to_similarity(D, metric)
+        if metric == "cosine":
+            sims[is_self] = 1.0
+        else:  # dot: self's true inner product (not forced to be the row maximum)
+            self_ip = np.einsum("ij,ij->i", X[rows], X[rows])
+            sims[is_self] = np.maximum(self_ip, 0.0)
     sims[I < 0] = 0.0
     perm = np.argsort(I, axis=1, kind="stable")
     return np.take_along_axis(I, perm, axis=1), np.take_along_axis(sims, perm, axis=1)
 
 
 def _gaussian_kernel(cols, vals, chunk: int = 65_536) -> None:
-    """In place: squared distances -> exp(-d^2 / sigma^2), sigma^2 = median positive d^2."""
-    n = cols.shape[0]
-    # Zero distances (self, duplicates) say nothing about the scale: leave them out.
-    edges = vals[(cols >= 0) & (vals > 0)]
-    sigma2 = float(np.median(edges)) if edges.size else 1.0
-    del edges
-    scale = np.float32(-1.0 / sigma2)
-    for s in range(0, n, chunk):
+    """In place: squared distances -> exp(-d^2 / sigma^2), sigma^2 = :func:`gaussian_bandwidth`."""
+    sigma2 = gaussian_bandwidth(vals[cols >= 0])
+    # Chunks keep the temporaries of the transform small at 1M x k.
+    for s in range(0, cols.shape[0], chunk):
         block = vals[s : s + chunk]
-        np.multiply(block, scale, out=block)
-        np.exp(block, out=block)
+        to_similarity(block, "euclidean", sigma2, out=block)
 
 
 def _pack_csr(cols, vals) -> sp.csr_matrix:
@@ -436,7 +643,7 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
     """
     import faiss
 
-    X = _prepare(X, metric)
+    X = prepare(X, metric)
     n = X.shape[0]
     if not sp.issparse(graph):
         raise TypeError(f"graph must be a scipy sparse matrix, got {type(graph).__name__}")
@@ -451,8 +658,6 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
     if kmax < 2:
         return 1.0  # only self per row: nothing to miss
     D, I = faiss.knn(X[rows], X, min(kmax + 1, n), metric=_faiss_metric(metric))
-    # Higher score = closer, for every metric.
-    sign = -1.0 if metric == "euclidean" else 1.0
     hits = total = 0
     for r, i in enumerate(rows):
         nbrs = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
@@ -461,7 +666,7 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
         if m == 0:
             continue
         ref = I[r][(I[r] != i) & (I[r] >= 0)][:m]
-        ref_scores = sign * D[r][(I[r] != i) & (I[r] >= 0)][:m]
+        ref_scores = closeness(D[r][(I[r] != i) & (I[r] >= 0)][:m], metric)
         diff = X[nbrs] - X[i] if metric == "euclidean" else None
         got = -np.einsum("ij,ij->i", diff, diff) if diff is not None else X[nbrs] @ X[i]
         kth = ref_scores[min(m, ref.size) - 1]

@@ -260,3 +260,19 @@ def test_float64_beyond_float32_range_is_an_error():
     X = np.array([[1e300, 1.0], [1.0, 2.0], [3.0, 1.0]])
     with pytest.raises(ValueError, match="X contains values that overflow float32"):
         knn_graph(X, 2, metric="euclidean", progress=False)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_search_api_matches_knn_graph(metric):
+    # knn_graph is build_index + search + to_similarity on the set against itself.
+    X = np.random.default_rng(1).standard_normal((300, 8)).astype(np.float32)
+    Xp = knn.prepare(X, metric)
+    D, I = knn.search(knn.build_index(Xp, metric, n_neighbors=5), Xp, 5, batch_size=64)
+    sims = knn.to_similarity(D, metric, knn.gaussian_bandwidth(D))
+    G = knn_graph(X, 5, metric=metric, progress=False)
+    for r in range(300):
+        if r not in I[r]:  # a tie left self out: knn_graph then replaces the farthest
+            continue
+        order = np.argsort(I[r])
+        np.testing.assert_array_equal(I[r][order], G.indices[G.indptr[r] : G.indptr[r + 1]])
+        np.testing.assert_allclose(sims[r][order], G.data[G.indptr[r] : G.indptr[r + 1]], 1e-5)

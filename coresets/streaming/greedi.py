@@ -28,6 +28,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from .. import knn
 from ..knn import knn_graph
 from ..submodular import FacilityLocation, maximize
 from ..submodular.functions import SubmodularFunction
@@ -159,15 +160,15 @@ def chunk_neighbors(data, first: int, stop: int, queries, n_neighbors: int, metr
     ids : ndarray of int64, shape (q, n_neighbors), global rows (-1 pads).
     """
     base = _search.prepare(np.concatenate([data.read(s) for s in range(first, stop)]), metric)
-    index = _search.build_index(base, metric, seed + first)
     k = min(n_neighbors, base.shape[0])
+    index = _search.build_index(base, metric, seed + first, k)
     del base
-    D, I = _search.search(index, _search.prepare(queries, metric), k)
+    D, I = knn.search(index, _search.prepare(queries, metric), k)
     del index
     keys = np.full((I.shape[0], n_neighbors), -np.inf, dtype=np.float32)
     ids = np.full((I.shape[0], n_neighbors), -1, dtype=np.int64)
     found = I >= 0
-    keys[:, :k] = np.where(found, _search.closeness(D, metric), -np.inf)
+    keys[:, :k] = np.where(found, knn.closeness(D, metric), -np.inf)
     ids[:, :k] = np.where(found, I + data.offsets[first], -1)
     return keys, ids
 
@@ -250,8 +251,9 @@ def merge_greedy(candidates, keys, ids, self_keys, k: int, metric: str, local_si
     valid = ids >= 0
     sigma2 = None
     if metric == "euclidean":  # knn_graph's bandwidth over these rows' non-self edges
-        sigma2 = _search.median_sigma2(-keys[valid & (ids != candidates[:, None])])
-    sims = _search.to_similarity(keys, metric, sigma2).astype(np.float32)
+        sigma2 = knn.gaussian_bandwidth(-keys[valid & (ids != candidates[:, None])])
+    # closeness is its own inverse: keys back to FAISS scores, then knn_graph's transform.
+    sims = knn.to_similarity(knn.closeness(keys, metric), metric, sigma2).astype(np.float32)
     is_self = ids == candidates[:, None]
     self_sim = np.maximum(self_keys, 0.0) if metric == "dot" else np.ones(c, dtype=np.float32)
     sims[is_self] = self_sim[np.nonzero(is_self)[0]]

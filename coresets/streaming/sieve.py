@@ -19,6 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .. import knn
 from . import _search
 
 # Slots of the scalar state vector (float64) kept between blocks.
@@ -194,17 +195,17 @@ class SampleNeighbors:
         self.metric = metric
         Xs = _search.prepare(sample, metric)
         n = Xs.shape[0]
-        self.index = _search.build_index(Xs, metric, seed)
         self.k = min(n_neighbors, n)
+        self.index = _search.build_index(Xs, metric, seed, self.k)
         self.sigma2 = None
         if metric == "euclidean":
             # knn_graph's bandwidth from the sample's own non-self kNN edges, fixed
             # before the stream starts.
-            D, I = _search.search(self.index, Xs, min(self.k + 1, n))
-            self.sigma2 = _search.median_sigma2(D[(I >= 0) & (I != np.arange(n)[:, None])])
+            D, I = knn.search(self.index, Xs, min(self.k + 1, n))
+            self.sigma2 = knn.gaussian_bandwidth(D[(I >= 0) & (I != np.arange(n)[:, None])])
 
     def __call__(self, block):
         """Return ``(nbr, sim)``, each shape (b, n_neighbors), for rows ``block`` (b, d)."""
-        D, I = _search.search(self.index, _search.prepare(block, self.metric), self.k)
-        sim = _search.to_similarity(_search.closeness(D, self.metric), self.metric, self.sigma2)
+        D, I = knn.search(self.index, _search.prepare(block, self.metric), self.k)
+        sim = knn.to_similarity(D, self.metric, self.sigma2)
         return I, np.where(I >= 0, sim, 0.0).astype(np.float64)
