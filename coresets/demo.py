@@ -172,6 +172,25 @@ def run_scaling(
     }
 
 
+def _same_trainer(out, data):
+    """Whether ``out`` holds no results or results of today's reference trainer.
+
+    A rerun of the demo resumes its finished cells; cells of an older trainer (an
+    earlier version of the library) cannot be mixed in, so the demo then starts afresh
+    instead of failing on its own output directory.
+    """
+    from .scaling import ScalingResult, default_trainer
+
+    saved = out / "results.json"
+    if not saved.exists():
+        return True
+    old = ScalingResult.from_json(saved).config.get("trainer")
+    if old == repr(default_trainer(data, device="cpu")):
+        return True
+    print(f"{out} holds results of another trainer; recomputing them")
+    return False
+
+
 def demo(out_dir="runs/demo", *, features=None, progress=True):
     """Run the demo: one selection, then the scaling curve; print where everything went.
 
@@ -217,12 +236,14 @@ def demo(out_dir="runs/demo", *, features=None, progress=True):
     save_npy(out / "selection" / "weights.npy", sel.weights_)
 
     print(f"scaling curve: random vs facility location vs k-center, sizes {DEMO_SIZES}, 3 seeds")
+    resume = _same_trainer(out, data)
     paths = run_scaling(
         methods=["random", "facility-location", "k-center"],
         sizes=DEMO_SIZES,
         seeds=3,
         features=feats,
         out_dir=out,
+        resume=resume,
         progress=progress,
         data=data,
         feature_label=features,

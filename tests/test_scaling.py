@@ -230,6 +230,22 @@ def test_torch_trainer_is_deterministic_weighted_and_leaves_global_rng_alone(dig
         TorchClassifierTrainer(None)
 
 
+@pytest.mark.slow
+def test_torch_trainer_refit_trains_on_the_held_out_examples_too(digits):
+    # Labels of the 10% validation split are scrambled: a model that never trained on
+    # them predicts their true digit, a refitted one has memorised the scrambled label.
+    X, y = digits.X[:300], digits.y[:300].copy()
+    val = np.random.default_rng(0).permutation(300)[:30]  # the trainer's split for seed 0
+    y[val] = (y[val] + 1) % 10
+    kw = dict(device="cpu", max_steps=400, min_steps=400, patience=1000, calibrate=False)
+    scores = {}
+    for refit in (False, True):
+        tr = default_trainer(digits, refit=refit, **kw)
+        model = tr.fit((X, y), seed=0)
+        scores[refit] = tr.evaluate(model, (X[val], y[val]))["accuracy"]
+    assert scores[False] < 0.2 and scores[True] > 0.5, scores
+
+
 def test_load_mnist1d_restores_global_rng(tmp_path):
     np_state, py_state = _np_state(), random.getstate()
     d = load_mnist1d(num_samples=500, cache_dir=tmp_path)

@@ -169,6 +169,12 @@ class TorchClassifierTrainer:
         ~92% when keeping the best accuracy).
     schedule : {"constant", "cosine"}, default "constant"
         Learning rate over the planned steps (cosine decays it to 0 at ``n_steps``).
+    refit : bool, default True
+        After early stopping has chosen the number of steps on the split, train a fresh
+        model (same initialisation) on the whole subset for as many epochs and return
+        it, so the validation examples are not lost to training (Goodfellow et al.,
+        2016, sec. 7.8). It costs a second, shorter run; the temperature of
+        ``calibrate`` is the one fitted on the split's model.
     calibrate : bool, default True
         Fit a softmax temperature on the validation split after training (Guo et al.,
         2017) and return the model with its logits divided by it. Accuracy is unchanged;
@@ -200,6 +206,7 @@ class TorchClassifierTrainer:
         monitor="accuracy",
         calibrate=True,
         schedule="constant",
+        refit=True,
         device="auto",
         num_threads=1,
         progress=False,
@@ -232,6 +239,7 @@ class TorchClassifierTrainer:
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
         self.schedule = schedule
+        self.refit = bool(refit)
         self.device = resolve_device(device)
         self.num_threads = (
             None if num_threads is None else check_int(num_threads, "num_threads", low=1)
@@ -243,7 +251,8 @@ class TorchClassifierTrainer:
         return (
             f"TorchClassifierTrainer(model_factory={name}, lr={self.lr}, optimizer={self.optimizer!r}, "
             f"batch_size={self.batch_size}, epochs={self.epochs}, min_steps={self.min_steps}, "
-            f"max_steps={self.max_steps}, val_fraction={self.val_fraction}, patience={self.patience})"
+            f"max_steps={self.max_steps}, val_fraction={self.val_fraction}, patience={self.patience}, "
+            f"refit={self.refit})"
         )
 
     def n_steps(self, n: int) -> int:
@@ -304,57 +313,90 @@ class TorchClassifierTrainer:
         Xtr, ytr, wtr = X[tr_idx].to(dev), y[tr_idx].to(dev), w[tr_idx].to(dev)
         Xva, yva, wva = X[val_idx].to(dev), y[val_idx].to(dev), w[val_idx].to(dev)
         steps = self.n_steps(n)
-        every = self.eval_every or max(10, steps // 40)
-        batch = min(self.batch_size, len(tr_idx))
-        g = torch.Generator().manual_seed(seed)
-        # Model init and dropout draw from torch's global RNG; fork_rng restores it after.
         with self._threads(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = self.model_factory().to(dev)
-            opt_cls = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
-            opt = opt_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            sched = (
-                torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-                if self.schedule == "cosine"
-                else None
-            )
-            best, best_state, since = math.inf, None, 0
-            order, pos = torch.randperm(len(tr_idx), generator=g), 0
-            bar = tqdm(total=steps, desc="train", leave=False, disable=not self.progress)
-            model.train()
-            for step in range(steps):
-                if pos + batch > len(order):
-                    order, pos = torch.randperm(len(tr_idx), generator=g), 0
-                b = order[pos : pos + batch].to(dev)
-                pos += batch
-                out = model(Xtr[b])
-                loss = (nn.functional.cross_entropy(out, ytr[b], reduction="none") * wtr[b]).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                bar.update()
-                if n_val and ((step + 1) % every == 0 or step + 1 == steps):
-                    vl, va = self._val(model, Xva, yva, wva)
-                    model.train()
-                    score = -va if self.monitor == "accuracy" else vl
-                    # A later model that ties on accuracy wins: it has trained longer at
-                    # equal validation accuracy (full MNIST-1D: ~94% vs ~90% for the first).
-                    if score < best or (self.monitor == "accuracy" and score == best):
-                        since = 0 if score < best else since + 1
-                        best, best_state = score, copy.deepcopy(model.state_dict())
-                    else:
-                        since += 1
-                    if since >= self.patience:
-                        break
-            bar.close()
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            model.eval()
+            model, best_step = self._train(Xtr, ytr, wtr, steps, seed, (Xva, yva, wva))
+            temperature = None
             if n_val and self.calibrate:
-                model = _calibrate(model, Xva, yva, wva)
-        return model
+                temperature = _calibrate(model, Xva, yva, wva).temperature
+            if n_val and self.refit:
+                # The split chose how long to train; now train a fresh model (same
+                # initialisation) on all n examples for as many epochs, so the 10% held
+                # out for validation is not lost to training. Measured on MNIST-1D random
+                # subsets (3 seeds): +1.3 / +1.8 / +0.8 points at n = 250 / 500 / 1000,
+                # and full data seed 1 went from 90.4% to 92.4%.
+                scale = n / len(tr_idx)
+                refit_steps = max(1, round(best_step * scale))
+                model, _ = self._train(
+                    X.to(dev), y.to(dev), w.to(dev), refit_steps, seed, None,
+                    planned=max(1, round(steps * scale)),
+                )  # fmt: skip
+            if temperature is not None:
+                # Fitted on the split's model; the refitted one trained as long on a
+                # little more data, so its over-confidence is close to the same.
+                model = TemperatureScaled(model, temperature)
+        return model.eval()
+
+    def _train(self, Xtr, ytr, wtr, steps, seed, val, planned=None):
+        """``steps`` optimiser steps from a fresh model; returns ``(model, best_step)``.
+
+        With ``val = (X, y, w)`` the best validation checkpoint is kept and training
+        stops after ``patience`` checks without improvement; ``best_step`` is the step
+        count of the returned model. ``planned`` is the length the learning-rate
+        schedule is laid out over (default ``steps``).
+        """
+        dev = self.device
+        n_tr = Xtr.shape[0]
+        planned = steps if planned is None else planned
+        every = self.eval_every or max(10, planned // 40)
+        batch = min(self.batch_size, n_tr)
+        g = torch.Generator().manual_seed(seed)
+        # Model init and dropout draw from torch's global RNG; the caller's fork_rng
+        # restores it afterwards.
+        torch.manual_seed(seed)
+        model = self.model_factory().to(dev)
+        opt_cls = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
+        opt = opt_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, planned)
+            if self.schedule == "cosine"
+            else None
+        )
+        best, best_state, best_step, since = math.inf, None, steps, 0
+        order, pos = torch.randperm(n_tr, generator=g), 0
+        bar = tqdm(total=steps, desc="train", leave=False, disable=not self.progress)
+        model.train()
+        for step in range(steps):
+            if pos + batch > len(order):
+                order, pos = torch.randperm(n_tr, generator=g), 0
+            b = order[pos : pos + batch].to(dev)
+            pos += batch
+            out = model(Xtr[b])
+            loss = (nn.functional.cross_entropy(out, ytr[b], reduction="none") * wtr[b]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            bar.update()
+            if val is not None and len(val[0]) and ((step + 1) % every == 0 or step + 1 == steps):
+                vl, va = self._val(model, *val)
+                model.train()
+                score = -va if self.monitor == "accuracy" else vl
+                # A later model that ties on accuracy wins: it has trained longer at
+                # equal validation accuracy (full MNIST-1D: ~94% vs ~90% for the first).
+                if score < best or (self.monitor == "accuracy" and score == best):
+                    since = 0 if score < best else since + 1
+                    best, best_step = score, step + 1
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    since += 1
+                if since >= self.patience:
+                    break
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return model, best_step
 
     @torch.no_grad()
     def _val(self, model, X, y, w):
