@@ -205,7 +205,7 @@ def main():
             cases.append(
                 {"lib": "coresets", "workload": "graph", "graph": kind, "n": n, "optimizer": opt}
             )
-            if not args.skip_apricot:
+            if not args.skip_apricot and not (opt == "stochastic" and args.skip_apricot_stochastic):
                 cases.append(
                     {"lib": "apricot", "workload": "graph", "graph": kind, "n": n, "optimizer": opt}
                 )

@@ -132,3 +132,19 @@ def test_scaling_command_writes_table_plot_and_report(tmp_path):
                          text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "nowhere.npz" in bad.stderr
+
+
+def test_select_shard_directory_end_to_end(tmp_path, capsys):
+    from coresets.embed import embed_to_shards
+    from coresets.streaming import select_from_shards
+
+    X = np.random.default_rng(3).normal(size=(3000, 8)).astype(np.float32)
+    shards = tmp_path / "shards"
+    embed_to_shards(lambda b: b, X, shards, shard_size=1000, progress=False)
+    rc = main(["select", "--input", str(shards), "--n-samples", "1%", "--method",
+               "facility-location", "--n-neighbors", "16", "--seed", "0",
+               "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    ref = select_from_shards(shards, 30, n_neighbors=16, random_state=0, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "indices.npy"), ref.indices)
+    np.testing.assert_allclose(np.load(tmp_path / "o" / "weights.npy"), ref.weights)
