@@ -195,7 +195,7 @@ def main():
         return
 
     cases = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in (int(s) for s in args.sizes.split(",") if s):
         kind = args.graph_1m if n >= 1_000_000 else "exact"
         t0 = time.perf_counter()
         build_graph(n, kind)

