@@ -205,3 +205,17 @@ def subtract_from(top, S):
         line = S[r]
         for c in range(line.shape[0]):
             line[c] = top - line[c]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def touch_pages(S):
+    """Write one zero per 4 KiB page of a fresh C-ordered matrix, from all threads.
+
+    Fresh memory is mapped on first write, one fault per page; faulting 1.6 GB from one
+    thread (inside BLAS) took 3.4 s here and 1.4 s spread over two.
+    """
+    step = max(1, 4096 // S.itemsize)
+    for r in prange(S.shape[0]):
+        line = S[r]
+        for c in range(0, line.shape[0], step):
+            line[c] = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from coresets._validation import check_array_2d, check_memory
-from coresets.submodular._kernels import finish_squared_distances, subtract_from
+from coresets.submodular._kernels import finish_squared_distances, subtract_from, touch_pages
 
 __all__ = ["similarity", "METRICS"]
 
@@ -76,6 +76,7 @@ def _similarity_numpy(X, metric, dtype):
     n = X.shape[0]
     Xc = np.ascontiguousarray(X, dtype=dtype)
     S = np.empty((n, n), dtype=dtype)
+    touch_pages(S)
     sq = np.einsum("ij,ij->i", Xc, Xc) if metric == "euclidean" else None
     XT = np.ascontiguousarray(Xc.T)  # BLAS straight into the output slice needs a C-order operand
     top = 0.0
