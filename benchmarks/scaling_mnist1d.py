@@ -48,7 +48,9 @@ def main():
         print(f"features {kind}: {f.shape} in {time.perf_counter() - t0:.1f} s")
         for v in a.variants.split(","):
             per_class = v == "per_class"
-            sel = FacilityLocationSelector(metric="euclidean", per_class=per_class)
+            sel = FacilityLocationSelector(
+                metric="euclidean", n_neighbors="auto", per_class=per_class
+            )
             label = f"fl_{kind}" + ("" if v == "plain" else f"_{v}")
             methods.append(Method(sel, label=label, weighted=v == "weighted", features=f))
         if a.k_center:

@@ -53,11 +53,15 @@ def _selectors():
 
 #: name -> factory() returning an unfitted selector; n_samples and random_state are set
 #: per cell. Hyphens and underscores are interchangeable in names.
+# n_neighbors="auto": the exact dense similarity while it fits the memory budget, a FAISS
+# kNN graph for pools too large for an N x N matrix
 METHODS = {
     "random": lambda: _selectors().RandomSelector(),
-    "facility_location": lambda: _selectors().FacilityLocationSelector(metric="euclidean"),
+    "facility_location": lambda: _selectors().FacilityLocationSelector(
+        metric="euclidean", n_neighbors="auto"
+    ),
     "facility_location_per_class": lambda: _selectors().FacilityLocationSelector(
-        metric="euclidean", per_class=True
+        metric="euclidean", n_neighbors="auto", per_class=True
     ),
     "k_center": lambda: _selectors().KCenterGreedySelector(metric="euclidean"),
     "k_center_per_class": lambda: _selectors().KCenterGreedySelector(
