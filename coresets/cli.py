@@ -47,18 +47,6 @@ def parse_sizes(text: str):
     return [parse_size(p, "--sizes") for p in parts]
 
 
-def _n_neighbors(text):
-    if text is None or text == "auto":
-        return text
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer or 'auto', got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
 def _positive_int(text):
     try:
         v = int(text)
@@ -67,6 +55,15 @@ def _positive_int(text):
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
+
+
+def _n_neighbors(text):
+    if text is None or text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or 'auto')") from None
 
 
 def _build_parser():

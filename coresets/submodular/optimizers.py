@@ -196,8 +196,6 @@ class LazyGreedy:
                 "lazy greedy",
                 refresh=refresh,
             )
-        last_gain = np.zeros(function.n, dtype=np.float64)
-        last_gain[cands] = g
         # fresh_at[j] == len(chosen) means j's bound was computed for the current set.
         fresh_at = np.full(function.n, -1, dtype=np.int64)
         fresh_at[cands] = 0
@@ -214,17 +212,13 @@ class LazyGreedy:
             step = len(chosen)
             if fresh_at[j] != step:
                 batch = [j]
-                bounds = [neg_bound]
                 while heap and len(batch) < self.batch_size and fresh_at[heap[0][1]] != step:
-                    b, i = pop(heap)
-                    batch.append(i)
-                    bounds.append(b)
+                    batch.append(pop(heap)[1])
                 ids = np.asarray(batch, dtype=np.int64)
                 g = function.gains(state, ids)
-                last_gain[ids] = g
                 fresh_at[ids] = step
                 scores = knapsack.score(g, ids)
-                if self._accept_stale(scores[0], -bounds[0]):
+                if self._accept_stale(scores[0], -neg_bound):
                     # approximate-lazy: the old bound topped every other bound, so a fresh
                     # score within (1 - epsilon) of it is within (1 - epsilon) of the best
                     for i, s in zip(batch[1:], scores[1:].tolist(), strict=True):
