@@ -3,7 +3,9 @@
 Graph workloads: make_blobs (50 centres, 64-d, seed 0), an exact 32-NN cosine
 graph from faiss ``IndexFlatIP`` on L2-normalised rows, similarity
 ``max(cos, 0)``, CSR with row i = i's neighbours (self included). k = N / 10.
-Dense workload: euclidean similarity on N x 64 blobs, apricot's conversion.
+Dense workload: euclidean similarity on N x 64 blobs, apricot's conversion, stored
+as a float32 matrix (``dense``) or never stored (``implicit``: ``ImplicitSimilarity``,
+exact rows from the features ranked by 16-bit bound codes).
 
 Every configuration runs in a fresh subprocess so its peak RSS is its own.
 Graphs are cached under ``benchmarks/_data/`` (exact search at 1M takes long;
@@ -96,7 +98,8 @@ def run_case(case):
         if lib == "coresets":
             from coresets import FacilityLocation, maximize
 
-            sel = maximize(FacilityLocation(G), k, optimizer, random_state=0)
+            eps = case.get("epsilon", 0.01)
+            sel = maximize(FacilityLocation(G), k, optimizer, epsilon=eps, random_state=0)
             ranking, obj = sel.indices, sel.objective
         else:
             from apricot import FacilityLocationSelection
@@ -111,9 +114,13 @@ def run_case(case):
         base = peak_rss_gib()
         t0 = time.perf_counter()
         if lib == "coresets":
-            from coresets import FacilityLocation, maximize, similarity
+            from coresets import FacilityLocation, ImplicitSimilarity, maximize, similarity
 
-            sel = maximize(FacilityLocation(similarity(X, "euclidean")), k, optimizer)
+            if workload == "implicit":
+                S = ImplicitSimilarity(X, "euclidean")
+            else:
+                S = similarity(X, "euclidean")
+            sel = maximize(FacilityLocation(S), k, optimizer)
             ranking, obj = sel.indices, sel.objective
         else:
             from apricot import FacilityLocationSelection
@@ -143,17 +150,14 @@ def warm_up():
     """Compile the numba kernels once so the timed runs measure steady state, as users see it."""
     import scipy.sparse as sp
 
-    from coresets import FacilityLocation, maximize, similarity
+    from coresets import FacilityLocation, ImplicitSimilarity, maximize, similarity
 
     G = sp.random(200, 200, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    X = np.random.default_rng(0).random((50, 3))
     for opt in ("lazy", "stochastic"):
         maximize(FacilityLocation(G), 20, opt, random_state=0)
-        maximize(
-            FacilityLocation(similarity(np.random.default_rng(0).random((50, 3)))),
-            5,
-            opt,
-            random_state=0,
-        )
+        maximize(FacilityLocation(similarity(X)), 5, opt, random_state=0)
+        maximize(FacilityLocation(ImplicitSimilarity(X)), 5, opt, random_state=0)
 
 
 def spawn(case):
@@ -177,6 +181,9 @@ def main():
     ap.add_argument("--graph-1m", default="ivf", choices=["exact", "ivf"], help="index for N >= 1M")
     ap.add_argument("--dense-n", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3, help="runs of each coresets case (median)")
+    ap.add_argument(
+        "--epsilon", default="0.01", help="epsilons of coresets' stochastic greedy, comma separated"
+    )
     ap.add_argument("--skip-apricot", action="store_true")
     ap.add_argument("--skip-dense", action="store_true")
     ap.add_argument("--skip-stochastic", action="store_true")
@@ -195,6 +202,7 @@ def main():
         return
 
     cases = []
+    epsilons = [float(e) for e in args.epsilon.split(",")]
     for n in (int(s) for s in args.sizes.split(",") if s):
         kind = args.graph_1m if n >= 1_000_000 else "exact"
         t0 = time.perf_counter()
@@ -202,24 +210,41 @@ def main():
         print(f"graph N={n} ({kind}) ready in {time.perf_counter() - t0:.1f} s", flush=True)
         opts = ["lazy"] + ([] if args.skip_stochastic else ["stochastic"])
         for opt in opts:
-            cases.append(
-                {"lib": "coresets", "workload": "graph", "graph": kind, "n": n, "optimizer": opt}
-            )
+            for eps in epsilons if opt == "stochastic" else [0.01]:
+                cases.append(
+                    {
+                        "lib": "coresets",
+                        "workload": "graph",
+                        "graph": kind,
+                        "n": n,
+                        "optimizer": opt,
+                        "epsilon": eps,
+                    }
+                )
             if not args.skip_apricot and not (opt == "stochastic" and args.skip_apricot_stochastic):
                 cases.append(
                     {"lib": "apricot", "workload": "graph", "graph": kind, "n": n, "optimizer": opt}
                 )
     if not args.skip_dense:
-        for lib in ["coresets"] + ([] if args.skip_apricot else ["apricot"]):
+        dense = [("coresets", "dense"), ("coresets", "implicit")]
+        for lib, workload in dense + ([] if args.skip_apricot else [("apricot", "dense")]):
             cases.append(
                 {
                     "lib": lib,
-                    "workload": "dense",
+                    "workload": workload,
                     "graph": "-",
                     "n": args.dense_n,
                     "optimizer": "lazy",
                 }
             )
+
+    def label(r):
+        eps = r.get("epsilon")
+        return (
+            f"{r['optimizer']} eps={eps:g}"
+            if r["optimizer"] == "stochastic" and eps
+            else r["optimizer"]
+        )
 
     rows = []
     for case in cases:
@@ -231,7 +256,7 @@ def main():
         }
         rows.append(row)
         print(
-            f"  {row['lib']:9s} {row['workload']:5s} N={row['n']:>8d} {row['optimizer']:10s} "
+            f"  {row['lib']:9s} {row['workload']:8s} N={row['n']:>8d} {label(row):22s} "
             f"{row['seconds']:8.2f} s  peak {row['peak_gib']:.2f} GiB  objective {row['objective']:.6f}",
             flush=True,
         )
@@ -250,19 +275,27 @@ def main():
     for r in rows:
         if r["lib"] != "coresets":
             continue
-        a = find("apricot", r["workload"], r["n"], r["optimizer"])
+        # apricot has one dense form: compare both of ours with it
+        a = find(
+            "apricot",
+            "dense" if r["workload"] == "implicit" else r["workload"],
+            r["n"],
+            r["optimizer"],
+        )
         lazy = find("coresets", r["workload"], r["n"], "lazy")
-        wl = f"{r['workload']} ({r['graph']})" if r["workload"] == "graph" else "dense euclidean"
+        wl = {"graph": f"graph ({r['graph']})", "dense": "dense euclidean (float32 matrix)"}.get(
+            r["workload"], "dense euclidean (ImplicitSimilarity)"
+        )
         vs = ""
         if lazy is not None and r["optimizer"] != "lazy":
             vs = f"{r['objective'] / lazy['objective']:.4f}x objective, {lazy['seconds'] / r['seconds']:.2f}x faster"
         if a is None:
             print(
-                f"| {wl} | {r['n']} | {r['optimizer']} | {r['seconds']:.2f} | - | - | {r['peak_gib']:.2f} | - | - | {vs} |"
+                f"| {wl} | {r['n']} | {label(r)} | {r['seconds']:.2f} | - | - | {r['peak_gib']:.2f} | - | - | {vs} |"
             )
         else:
             print(
-                f"| {wl} | {r['n']} | {r['optimizer']} | {r['seconds']:.2f} | {a['seconds']:.2f} | "
+                f"| {wl} | {r['n']} | {label(r)} | {r['seconds']:.2f} | {a['seconds']:.2f} | "
                 f"{a['seconds'] / r['seconds']:.1f}x | {r['peak_gib']:.2f} | {a['peak_gib']:.2f} | "
                 f"{r['objective'] / a['objective']:.8f} | {vs} |"
             )

@@ -21,6 +21,7 @@ _EXPORTS = {
     "SaturatedCoverage": "coresets.submodular",
     "maximize": "coresets.submodular",
     "similarity": "coresets.submodular",
+    "ImplicitSimilarity": "coresets.submodular",
     "FacilityLocationSelector": "coresets.selectors",
     "FeatureBasedSelector": "coresets.selectors",
     "GraphCutSelector": "coresets.selectors",

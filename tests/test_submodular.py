@@ -13,6 +13,7 @@ from coresets import (
     FacilityLocation,
     FeatureBased,
     GraphCut,
+    ImplicitSimilarity,
     Mixture,
     SaturatedCoverage,
     maximize,
@@ -206,6 +207,74 @@ def test_stochastic_is_deterministic_and_close_to_lazy():
     assert np.all(np.random.get_state()[1] == state[1])  # noqa: NPY002
 
 
+_MASK = 2**64 - 1
+
+
+def _splitmix_uniforms(seed):
+    # the compiled loop's generator, in plain Python integers
+    state = seed
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & _MASK
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        z ^= z >> 31
+        yield (z >> 11) * (1.0 / 2**53)
+
+
+def stochastic_reference(S, k, sample_size, seed, costs, budget):
+    """Stochastic greedy from the definition: evaluate every sampled candidate, no bounds."""
+    n = S.shape[0]
+    uniforms = _splitmix_uniforms(seed)
+    remaining, m_left, chosen, budget_left = list(range(n)), n, [], budget
+    while len(chosen) < k and m_left > 0:
+        t = 0
+        while t < min(sample_size, m_left):
+            r = t + int(next(uniforms) * (m_left - t))
+            remaining[t], remaining[r] = remaining[r], remaining[t]
+            j = remaining[t]
+            if costs[j] > budget_left * (1 + 1e-12):
+                m_left -= 1
+                remaining[t], remaining[m_left] = remaining[m_left], j
+                continue
+            t += 1
+        if t == 0:
+            continue
+        sample = remaining[:t]
+        scores = [(fl_def(S, chosen + [j]) - fl_def(S, chosen)) / costs[j] for j in sample]
+        best = max(range(t), key=lambda q: (scores[q], -sample[q]))
+        j = sample[best]
+        chosen.append(j)
+        budget_left -= costs[j]
+        m_left -= 1
+        remaining[best], remaining[m_left] = remaining[m_left], j
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("with_costs", [False, True])
+def test_stochastic_takes_the_best_of_each_sample(with_costs, seed):
+    # the compiled loop skips candidates whose stale bound cannot win; the picks must
+    # still be exactly the best of each full sample (ties to the smaller id)
+    n, k, epsilon = 120, 25, 0.1
+    S = np.round(random_similarity(n, 5, density=0.2) * 2) / 2  # few distinct values: many ties
+    costs = np.random.default_rng(1).uniform(0.5, 2.0, n) if with_costs else np.ones(n)
+    budget = 14.0 if with_costs else None
+    res = maximize(
+        FacilityLocation(sp.csr_matrix(S)),
+        k,
+        "stochastic",
+        costs=costs if with_costs else None,
+        budget=budget,
+        epsilon=epsilon,
+        random_state=seed,
+    )
+    seed = int(np.random.default_rng(seed).integers(0, 2**63 - 1))
+    sample_size = int(np.ceil(n / k * np.log(1 / epsilon)))
+    expected = stochastic_reference(S, k, sample_size, seed, costs, budget or np.inf)
+    assert res.indices.tolist() == expected
+
+
 def test_compiled_and_python_lazy_agree():
     G = sp.csr_matrix(random_similarity(400, 9, density=0.04))
     f = FacilityLocation(G)
@@ -275,6 +344,16 @@ def test_dense_euclidean_matches_apricot(digits):
     for opt in ("lazy", "naive"):
         res = maximize(FacilityLocation(similarity(digits, "euclidean")), 40, opt)
         # digits are integers, so gains are exact and ties are real ties (positions 37-38)
+        assert_same_ranking(res.indices, res.gains, ref.ranking, ref.gains)
+
+
+def test_implicit_similarity_matches_apricot(digits):
+    from apricot import FacilityLocationSelection
+
+    ref = FacilityLocationSelection(40, metric="euclidean", optimizer="lazy").fit(digits)
+    implicit = FacilityLocation(ImplicitSimilarity(digits, "euclidean"))
+    for opt in ("lazy", "naive"):
+        res = maximize(implicit, 40, opt)
         assert_same_ranking(res.indices, res.gains, ref.ranking, ref.gains)
 
 
@@ -365,6 +444,74 @@ def test_dense_similarity_over_budget_says_use_neighbors():
         similarity(X, metric="manhattan")
     with pytest.raises(ValueError, match="all-zero rows"):
         similarity(np.zeros((3, 2)), metric="cosine")
+
+
+# --- implicit dense similarity ---------------------------------------------------
+
+
+def test_implicit_similarity_hand_derived():
+    # points 0, 1, 3 on a line: D2 = [[0, 1, 9], [1, 0, 4], [9, 4, 0]], top = 9
+    X = np.array([[0.0], [1.0], [3.0]])
+    implicit = ImplicitSimilarity(X, "euclidean")
+    np.testing.assert_array_equal(implicit.rows([0, 1, 2]), [[9, 8, 0], [8, 9, 5], [0, 5, 9]])
+    res = maximize(FacilityLocation(implicit), 2, "lazy")
+    # f({1}) = 8 + 9 + 5 = 22; then 2 adds max(0 - 8, 0) + 0 + (9 - 5) = 4
+    assert res.indices.tolist() == [1, 2] and res.gains.tolist() == [22.0, 4.0]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "dot"])
+def test_implicit_codes_bound_the_exact_rows(metric):
+    X = np.random.default_rng(0).normal(size=(300, 7)) * 3 + 1
+    implicit = ImplicitSimilarity(X, metric)
+    rows = implicit.rows(np.arange(300))
+    upper = implicit.offset[:, None] + implicit.step[:, None] * implicit.codes
+    assert (upper >= rows).all()
+    # tight: within two code steps of the row's range, plus the offset's slack
+    slack = (upper - rows) / np.abs(implicit.step)[:, None]
+    assert np.median(slack) < 3
+    np.testing.assert_allclose(rows, similarity(X, metric), rtol=1e-5, atol=1e-5 * rows.max())
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "dot"])
+def test_implicit_gain_bounds_are_upper_bounds(metric):
+    X = np.random.default_rng(3).normal(size=(400, 6))
+    f = FacilityLocation(ImplicitSimilarity(X, metric))
+    state, everyone = f.init_state(), np.arange(400)
+    for j in np.random.default_rng(4).choice(400, 30, replace=False):
+        bounds, gains = f.upper_bounds(state, everyone), f.gains(state, everyone)
+        assert (bounds >= gains).all()
+        # and tight: at most a few code steps per point
+        assert np.median(bounds - gains) <= 400 * 3 * np.abs(f.similarity.step).max()
+        f.add(state, j)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "dot"])
+@pytest.mark.parametrize("opt", ["lazy", "naive", "stochastic", "approximate-lazy"])
+def test_implicit_equals_its_rows_stored(metric, opt):
+    # every optimiser on the implicit form gives what it gives on the stored exact rows
+    X = np.random.default_rng(1).normal(size=(250, 5))
+    implicit = ImplicitSimilarity(X, metric)
+    stored = implicit.rows(np.arange(250))
+    costs = np.random.default_rng(2).uniform(0.5, 2.0, 250)
+    for kwargs in ({}, {"costs": costs, "budget": 20.0}):
+        a = maximize(FacilityLocation(implicit), 40, opt, random_state=0, **kwargs)
+        b = maximize(FacilityLocation(stored), 40, opt, random_state=0, **kwargs)
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.gains, b.gains)
+        assert a.objective == pytest.approx(FacilityLocation(stored).evaluate(a.indices), rel=1e-12)
+
+
+def test_implicit_similarity_bad_input():
+    with pytest.raises(ValueError, match="X contains NaN"):
+        ImplicitSimilarity(np.array([[0.0, np.nan], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="metric must be one of"):
+        ImplicitSimilarity(np.ones((3, 2)), metric="manhattan")
+    with pytest.raises(ValueError, match="16-bit similarity codes"):
+        ImplicitSimilarity(np.ones((3000, 2)), memory_budget=1024**2)
+    with pytest.raises(ValueError, match="indices must lie"):
+        ImplicitSimilarity(np.ones((3, 2))).rows([3])
+    with pytest.raises(ValueError, match="device"):
+        FacilityLocation(ImplicitSimilarity(np.ones((3, 2))), device="cuda")
 
 
 # --- properties -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from coresets.submodular.optimizers import (
     StochasticGreedy,
     maximize,
 )
-from coresets.submodular.similarity import similarity
+from coresets.submodular.similarity import ImplicitSimilarity, similarity
 
 __all__ = [
     "FacilityLocation",
@@ -32,4 +32,5 @@ __all__ = [
     "StochasticGreedy",
     "maximize",
     "similarity",
+    "ImplicitSimilarity",
 ]

@@ -8,8 +8,13 @@ whatever the storage dtype. Sparse kernels walk CSR rows and never densify.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # Batches of candidates larger than this are spread over threads; smaller ones
 # run serially because starting the thread pool costs more than the work.
@@ -54,14 +59,18 @@ def fl_dense_gains_parallel(S, cur, cands, out):
 
 
 @njit(cache=True, nogil=True)
-def fl_dense_add(S, cur, j):
-    row = S[j]
+def _fl_dense_row_add(row, cur):
     g = 0.0
     for i in range(row.shape[0]):
         if row[i] > cur[i]:
             g += np.float64(row[i]) - np.float64(cur[i])
             cur[i] = row[i]
     return g
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_add(S, cur, j):
+    return _fl_dense_row_add(S[j], cur)
 
 
 @njit(cache=True, nogil=True)
@@ -146,8 +155,46 @@ def empty_gains(n: int) -> np.ndarray:
 
 
 # --- per-element kernels handed to the compiled optimiser loops -------------
-# Signature: gain(args, cur, j) -> float and add(args, cur, j) -> float, where
-# ``args`` is the function's tuple of arrays and ``cur`` its float64 state.
+
+
+class Kernels(NamedTuple):
+    """What a function hands the compiled loops of :mod:`coresets.submodular._loops`.
+
+    ``gain(args, cur, j) -> float`` and ``add(args, cur, j) -> float`` as in the
+    function interface; ``fetch(args, j)`` only hints the cache (the loops call it
+    for the element they will probably evaluate next, so its row arrives while they
+    work); ``bound(args, cur, j) -> float``, optional, is an upper bound on the gain
+    that is much cheaper than ``gain``. ``args`` is the function's tuple of arrays
+    and ``cur`` its coverage state.
+    """
+
+    gain: object
+    add: object
+    fetch: object
+    args: tuple
+    cur: np.ndarray
+    bound: object = None
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to load ``array[index]``'s cache line (LLVM ``prefetch``, read, keep)."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]])
+        byte_pointer = ir.IntType(8).as_pointer()
+        int32 = ir.IntType(32)
+        hint_type = ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32])
+        hint = cgutils.get_or_insert_function(builder.module, hint_type, "llvm.prefetch.p0")
+        # read access, high temporal locality, data cache
+        builder.call(hint, [builder.bitcast(pointer, byte_pointer), int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(cache=True, nogil=True)
@@ -158,6 +205,12 @@ def fl_dense_gain1(args, cur, j):
 @njit(cache=True, nogil=True)
 def fl_dense_add1(args, cur, j):
     return fl_dense_add(args[0], cur, j)
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_fetch1(args, j):
+    # the hardware prefetcher follows a long row once it has started
+    prefetch(args[0][j], 0)
 
 
 @njit(cache=True, nogil=True)
@@ -172,7 +225,32 @@ def fl_sparse_add1(args, cur, j):
     return fl_sparse_add(data, indices, indptr, cur, j)
 
 
+_CACHE_LINE = 64
+# lines hinted per row; past these the hardware prefetcher has picked the row up
+_FETCH_LINES = 4
+
+
+@njit(cache=True, nogil=True)
+def fl_sparse_fetch1(args, j):
+    # a random row starts with a cache miss in each array; ask for its first lines at once
+    data, indices, indptr = args
+    step = _CACHE_LINE // max(data.itemsize, indices.itemsize)
+    start = indptr[j]
+    for p in range(start, min(indptr[j + 1], start + _FETCH_LINES * step), step):
+        prefetch(data, p)
+        prefetch(indices, p)
+
+
 # --- dense similarity construction -------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _squared_distance(sq_a, sq_b, dot, same):
+    # sklearn's expansion |a|^2 + |b|^2 - 2 a.b, clipped at 0, exactly 0 for a point itself
+    v = sq_a + sq_b - 2 * dot
+    if v < 0 or same:
+        v = 0
+    return v
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -188,9 +266,7 @@ def finish_squared_distances(block, sq_rows, sq_all, lo):
         m = 0.0
         line = block[r]
         for c in range(line.shape[0]):
-            v = sq_rows[r] + sq_all[c] - 2 * line[c]
-            if v < 0 or c == lo + r:
-                v = 0
+            v = _squared_distance(sq_rows[r], sq_all[c], line[c], c == lo + r)
             line[c] = v
             if v > m:
                 m = v
@@ -219,3 +295,180 @@ def touch_pages(S):
         line = S[r]
         for c in range(0, line.shape[0], step):
             line[c] = 0
+
+
+# --- implicit dense similarity: rows computed from features -----------------
+# Every similarity value is computed by `_value_rows`, whoever asks (the table
+# build, one row in the lazy loop, a batch of gains), so all of them see the same
+# bits: the dot products are summed in the order k = 0..d-1 in float32, a fixed
+# order that no BLAS promises across matrix shapes.
+
+_TILE_COLUMNS = 1024
+_TILE_ROWS = 16
+# 16-bit codes: 0..65535
+_CODE_MAX = 65535
+
+
+@njit(cache=True, nogil=True)
+def _value_rows(X, XT, sq, euclidean, ids, out):
+    """``out[t] = v(ids[t], :)`` in float32: the squared distance (euclidean) or ``max(dot, 0)``.
+
+    ``XT`` is ``X.T`` in C order; column tiles of it are reused by all rows of ``ids``.
+    """
+    n = XT.shape[1]
+    d = XT.shape[0]
+    for c0 in range(0, n, _TILE_COLUMNS):
+        c1 = min(n, c0 + _TILE_COLUMNS)
+        width = c1 - c0
+        for t in range(ids.shape[0]):
+            j = ids[t]
+            x = X[j]
+            # slices indexed from 0: loops LLVM vectorises (offset indices were 8x slower)
+            o = out[t, c0:c1]
+            o[:] = 0.0
+            k = 0
+            # four terms per pass over the tile, added one after another: the same
+            # rounding as one term per pass, with a quarter of the loads and stores
+            while k + 4 <= d:
+                w0, w1, w2, w3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+                a0 = XT[k, c0:c1]
+                a1 = XT[k + 1, c0:c1]
+                a2 = XT[k + 2, c0:c1]
+                a3 = XT[k + 3, c0:c1]
+                for c in range(width):
+                    o[c] = (((o[c] + w0 * a0[c]) + w1 * a1[c]) + w2 * a2[c]) + w3 * a3[c]
+                k += 4
+            while k < d:
+                w = x[k]
+                a = XT[k, c0:c1]
+                for c in range(width):
+                    o[c] = o[c] + w * a[c]
+                k += 1
+            if euclidean:
+                norms = sq[c0:c1]
+                for c in range(width):
+                    o[c] = _squared_distance(sq[j], norms[c], o[c], c0 + c == j)
+            else:
+                for c in range(width):
+                    if o[c] < 0:
+                        o[c] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _values_to_similarities(values, euclidean, top):
+    # euclidean similarity is top - D2, subtracted in float32 as the dense path does
+    if euclidean:
+        for t in range(values.shape[0]):
+            line = values[t]
+            for c in range(line.shape[0]):
+                line[c] = top - line[c]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def implicit_build_codes(X, XT, sq, euclidean, lo, hi, codes, row_max, step):
+    """Rows ``lo:hi`` of the 16-bit code table; returns nothing, fills ``codes``/``row_max``/``step``.
+
+    Row ``j`` is coded on its own scale ``delta = row_max[j] / 65535``, rounded so that
+    decoding (``offset + step * code``) never falls below the similarity: squared
+    distances round down (similarity ``top - D2``), clipped dot products round up.
+    """
+    n = XT.shape[1]
+    n_blocks = (hi - lo + _TILE_ROWS - 1) // _TILE_ROWS
+    for b in prange(n_blocks):
+        r0 = lo + b * _TILE_ROWS
+        r1 = min(hi, r0 + _TILE_ROWS)
+        ids = np.arange(r0, r1)
+        values = np.empty((r1 - r0, n), dtype=np.float32)
+        _value_rows(X, XT, sq, euclidean, ids, values)
+        for t in range(r1 - r0):
+            j = r0 + t
+            line = values[t]
+            m = 0.0
+            for c in range(n):
+                if line[c] > m:
+                    m = line[c]
+            row_max[j] = m
+            out = codes[j]
+            if euclidean:
+                delta = m / _CODE_MAX if m > 0 else 1.0
+                step[j] = -delta
+                scale = 1.0 / delta
+                for c in range(n):
+                    # one code below the floor: rounding in the scaling (relative 1e-16)
+                    # cannot push the decoded distance above the true one
+                    q = np.floor(line[c] * scale) - 1.0
+                    out[c] = np.uint16(min(max(q, 0.0), _CODE_MAX))
+            else:
+                delta = m / (_CODE_MAX - 2) if m > 0 else 1.0
+                step[j] = delta
+                scale = 1.0 / delta
+                for c in range(n):
+                    q = np.ceil(line[c] * scale) + 1.0
+                    out[c] = np.uint16(min(q, _CODE_MAX))
+
+
+# fastmath (reassociation) lets this sum vectorise: 3x faster. A bound only has to stay
+# above the exact gain, and each positive term already exceeds the exact one by a code
+# step (1/65535 of the row's range) or, for distances coded 0, by 2^-22 of ``top``: far
+# more than reordering a float64 sum can change.
+@njit(cache=True, nogil=True, fastmath=True)
+def _fl_coded_row_gain(codes, offset, step, cur):
+    """Upper bound on a facility-location gain from a row of codes (``offset + step * code``)."""
+    g = 0.0
+    for i in range(codes.shape[0]):
+        g += max(offset + step * codes[i] - cur[i], 0.0)
+    return g
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fl_coded_bounds(codes, offset, step, cur, cands, out):
+    for t in prange(cands.shape[0]):
+        j = cands[t]
+        out[t] = _fl_coded_row_gain(codes[j], offset[j], step[j], cur)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fl_implicit_gains(X, XT, sq, euclidean, top, cur, cands, out):
+    """Exact gains of ``cands``, ``_TILE_ROWS`` rows at a time across threads."""
+    n = XT.shape[1]
+    n_blocks = (cands.shape[0] + _TILE_ROWS - 1) // _TILE_ROWS
+    for b in prange(n_blocks):
+        t0 = b * _TILE_ROWS
+        t1 = min(cands.shape[0], t0 + _TILE_ROWS)
+        values = np.empty((t1 - t0, n), dtype=np.float32)
+        _value_rows(X, XT, sq, euclidean, cands[t0:t1], values)
+        _values_to_similarities(values, euclidean, top)
+        for t in range(t1 - t0):
+            out[t0 + t] = _fl_dense_row_gain(values[t], cur)
+
+
+@njit(cache=True, nogil=True)
+def implicit_row(args, j):
+    """Similarity row ``j`` in the args' scratch buffer (computed once per ``j`` in a row)."""
+    X, XT, sq, euclidean, top, codes, offset, step, row, row_id = args
+    if row_id[0] != j:
+        _value_rows(X, XT, sq, euclidean, np.array([j]), row)
+        _values_to_similarities(row, euclidean, top)
+        row_id[0] = j
+    return row[0]
+
+
+@njit(cache=True, nogil=True)
+def fl_implicit_gain1(args, cur, j):
+    return _fl_dense_row_gain(implicit_row(args, j), cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_implicit_add1(args, cur, j):
+    return _fl_dense_row_add(implicit_row(args, j), cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_implicit_bound1(args, cur, j):
+    codes, offset, step = args[5], args[6], args[7]
+    return _fl_coded_row_gain(codes[j], offset[j], step[j], cur)
+
+
+@njit(cache=True, nogil=True)
+def fl_implicit_fetch1(args, j):
+    prefetch(args[5][j], 0)

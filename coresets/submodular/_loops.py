@@ -1,8 +1,9 @@
 """Compiled (numba) optimiser loops over per-element gain/add kernels.
 
 A function that can run here exposes ``kernels()`` returning ``(gain, add,
-args, cur)``: two jitted functions ``gain(args, cur, j)`` / ``add(args, cur, j)``
-and the arrays they read. The loops below know nothing else about the function,
+fetch, args, cur)``: jitted functions ``gain(args, cur, j)`` / ``add(args, cur, j)``,
+a cache hint ``fetch(args, j)`` for the element probably evaluated next, and the
+arrays they read. The loops below know nothing else about the function,
 so the split between functions and optimisers holds while the whole greedy
 runs without returning to Python for every element.
 
@@ -70,13 +71,62 @@ def _pop(keys, ids, size):
 
 # not cached: numba cannot cache functions that take jitted functions as arguments
 @njit(nogil=True)
-def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, chosen, gains, stop):
+def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, bound_at, m, costs):
+    """Replace the heap head's stale score by a fresher one and restore heap order.
+
+    With a ``bound`` kernel a stale head first gets the cheap bound (kept only where it
+    is lower than the stale score); a head whose bound is already current gets its
+    exact gain, marked in ``fresh_at``. Returns the new score.
+    """
+    j = ids[0]
+    # after the sift the head is j or one of its children: load their rows meanwhile
+    for c in range(1, min(_ARITY + 1, size)):
+        fetch(args, ids[c])
+    exact = True
+    g = 0.0
+    if bound is not None:
+        if bound_at[j] != m:
+            g = bound(args, cur, j)
+            bound_at[j] = m
+            exact = False
+    if exact:
+        g = gain(args, cur, j)
+        fresh_at[j] = m
+    score = g / costs[j] if costs.shape[0] > 0 else g
+    if not exact:
+        score = min(score, -keys[0])
+    keys[0] = -score
+    _sift_down(keys, ids, size, 0)
+    return score
+
+
+# not cached: numba cannot cache functions that take jitted functions as arguments
+@njit(nogil=True)
+def lazy_loop(
+    gain,
+    add,
+    fetch,
+    bound,
+    args,
+    cur,
+    keys,
+    ids,
+    meta,
+    fresh_at,
+    bound_at,
+    costs,
+    budget,
+    chosen,
+    gains,
+    stop,
+):
     """Lazy greedy until ``stop`` picks or the heap empties.
 
     ``keys``/``ids`` form a 4-ary heap of ``-score`` upper bounds (score = gain, or gain
     per cost when ``costs`` is non-empty); ``meta`` is ``[heap size, picks so far,
     refresh_after, refresh_wanted]``; ``budget[0]`` is the budget left. ``fresh_at[j] ==
-    picks`` marks a bound computed for the current set. When one pick needs more than
+    picks`` marks an exact score for the current set, ``bound_at[j] == picks`` a cheap
+    bound computed for it (``bound`` kernel only). When one pick needs more than
     ``refresh_after`` re-evaluations (every bound collapsed at once, as after the first
     pick on dense data) the loop stops with ``refresh_wanted = 1`` so the caller can
     refresh all bounds in one threaded pass. Returns the number of picks so far.
@@ -93,6 +143,8 @@ def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, ch
             continue
         if fresh_at[j] == m:
             size = _pop(keys, ids, size)
+            if size > 0:
+                fetch(args, ids[0])
             gains[m] = add(args, cur, j)
             chosen[m] = j
             if use_costs:
@@ -103,11 +155,10 @@ def lazy_loop(gain, add, args, cur, keys, ids, meta, fresh_at, costs, budget, ch
             if refresh_after > 0 and evals >= refresh_after:
                 meta[3] = 1
                 break
-            g = gain(args, cur, j)
+            _tighten_head(
+                gain, fetch, bound, args, cur, keys, ids, size, fresh_at, bound_at, m, costs
+            )
             evals += 1
-            fresh_at[j] = m
-            keys[0] = -(g / costs[j]) if use_costs else -g
-            _sift_down(keys, ids, size, 0)
     meta[0] = size
     meta[1] = m
     return m
@@ -130,6 +181,8 @@ def _next_uniform(rng_state):
 def stochastic_loop(
     gain,
     add,
+    fetch,
+    bound,
     args,
     cur,
     remaining,
@@ -138,6 +191,7 @@ def stochastic_loop(
     sample_size,
     bounds,
     fresh_at,
+    bound_at,
     costs,
     budget,
     chosen,
@@ -149,15 +203,18 @@ def stochastic_loop(
     ``remaining[:meta[0]]`` are the candidates left and ``meta[1]`` the picks so
     far; each pick draws ``sample_size`` distinct random candidates and takes the
     best score (ties to the smaller id). ``bounds[j]`` is ``j``'s last computed
-    gain, an upper bound on its gain now (submodularity): sampled candidates are
-    visited in decreasing bound order and the visit stops once no bound can beat
-    the best fresh score, so the pick equals plain stochastic greedy's on the same
-    sample with far fewer evaluations.
+    score, an upper bound on its score now (submodularity): sampled candidates
+    are visited in decreasing bound order (a small heap) and the visit stops once
+    no bound can beat the best exact score, so the pick equals plain stochastic
+    greedy's on the same sample with far fewer evaluations. With a ``bound``
+    kernel a stale candidate gets the cheap bound first and its exact score only
+    if the bound can still win.
     """
     use_costs = costs.shape[0] > 0
     m_left = meta[0]
     m = meta[1]
-    neg_bound = np.empty(sample_size, dtype=np.float64)
+    keys = np.empty(sample_size, dtype=np.float64)
+    ids = np.empty(sample_size, dtype=np.int64)
     while m < stop and m_left > 0:
         t = 0
         while t < min(sample_size, m_left):
@@ -169,30 +226,49 @@ def stochastic_loop(
                 remaining[t] = remaining[m_left]
                 remaining[m_left] = j
                 continue
-            neg_bound[t] = -(bounds[j] / costs[j]) if use_costs else -bounds[j]
+            keys[t] = -bounds[j]
+            ids[t] = j
             t += 1
-        s = t
-        if s == 0:
+        size = t
+        if size == 0:
             continue
-        order = np.argsort(neg_bound[:s])
-        best = -1
+        heapify(keys[:size], ids[:size])
+        fetch(args, ids[0])
+        best_j = -1
         best_score = 0.0
-        for q in range(s):
-            t = order[q]
-            j = remaining[t]
-            if best >= 0:
-                if -neg_bound[t] < best_score:
-                    break  # sorted: no later bound can reach the best score
-                if -neg_bound[t] == best_score and j > remaining[best]:
-                    continue
+        while size > 0:
+            j = ids[0]
+            if best_j >= 0 and -keys[0] <= best_score:
+                # heap order: every later bound is lower, or equal with a larger id
+                if -keys[0] < best_score or j > best_j:
+                    break
+            size = _pop(keys, ids, size)
+            if size > 0:
+                fetch(args, ids[0])  # its row loads while j is evaluated
             if fresh_at[j] != m:
-                bounds[j] = gain(args, cur, j)
-                fresh_at[j] = m
-            score = bounds[j] / costs[j] if use_costs else bounds[j]
-            if best < 0 or score > best_score or (score == best_score and j < remaining[best]):
-                best = t
-                best_score = score
-        j = remaining[best]
+                exact = True
+                if bound is not None:
+                    if bound_at[j] != m:
+                        b = bound(args, cur, j)
+                        bound_at[j] = m
+                        bounds[j] = min(b / costs[j] if use_costs else b, bounds[j])
+                        if best_j >= 0 and (
+                            bounds[j] < best_score or (bounds[j] == best_score and j > best_j)
+                        ):
+                            exact = False  # the cheap bound already rules j out
+                if exact:
+                    g = gain(args, cur, j)
+                    fresh_at[j] = m
+                    bounds[j] = g / costs[j] if use_costs else g
+            if fresh_at[j] == m:
+                score = bounds[j]
+                if best_j < 0 or score > best_score or (score == best_score and j < best_j):
+                    best_j = j
+                    best_score = score
+        j = best_j
+        best = 0
+        while remaining[best] != j:
+            best += 1
         gains[m] = add(args, cur, j)
         chosen[m] = j
         if use_costs:

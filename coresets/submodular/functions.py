@@ -13,10 +13,15 @@ optimisers in :mod:`coresets.submodular.optimizers`:
     ``f(S)`` of the set the state stands for;
 ``evaluate(indices)``
     ``f`` of a set given by its elements (from the definition, for checks);
+``upper_bounds(state, candidates)`` (optional)
+    upper bounds on the gains that are much cheaper than ``gains``, or ``None``
+    when the function has none; lazy and stochastic greedy then rank by them and
+    compute exact gains only for candidates whose bound reaches the top;
 ``kernels(state)`` (optional)
-    ``(gain, add, args, cur)``: jitted per-element kernels and the arrays they
-    read, which lets the lazy and stochastic optimisers run as compiled loops.
-    ``None`` when the function has none (the optimisers then drive it from Python).
+    a :class:`~coresets.submodular._kernels.Kernels` tuple of jitted per-element
+    kernels and the arrays they read, which lets the lazy and stochastic
+    optimisers run as compiled loops. ``None`` when the function has none (the
+    optimisers then drive it from Python).
 
 Graph-based functions take a similarity matrix in apricot's row convention:
 **row j holds candidate j's similarities to the points it can represent**, so a
@@ -33,6 +38,7 @@ import scipy.sparse as sp
 
 from coresets._validation import check_finite, check_nonnegative
 from coresets.submodular import _kernels as K
+from coresets.submodular.similarity import ImplicitSimilarity
 
 __all__ = [
     "SubmodularFunction",
@@ -129,8 +135,12 @@ class SubmodularFunction:
     def value(self, state) -> float:
         return float(state.value)
 
+    def upper_bounds(self, state, candidates):
+        """Cheap float64 upper bounds on the gains of ``candidates``, or None (see module doc)."""
+        return None
+
     def kernels(self, state):
-        """Compiled per-element kernels ``(gain, add, args, cur)``, or None (see module doc)."""
+        """Compiled per-element kernels (a ``Kernels`` tuple), or None (see module doc)."""
         return None
 
     def evaluate(self, indices) -> float:
@@ -149,12 +159,14 @@ class FacilityLocation(SubmodularFunction):
 
     Parameters
     ----------
-    similarity : ndarray, torch.Tensor or scipy.sparse matrix, shape (n, n)
+    similarity : ndarray, torch.Tensor, scipy.sparse matrix or ImplicitSimilarity, shape (n, n)
         Non-negative finite similarities; row ``j`` holds candidate ``j``'s
         similarity to every point. Dense numpy input runs in compiled (numba)
         kernels; a torch tensor runs in torch on its own device (a CUDA tensor on
         the GPU); a sparse matrix (CSR, or CSC/COO converted to CSR) runs in
-        compiled kernels over its rows and is never densified.
+        compiled kernels over its rows and is never densified; an
+        :class:`~coresets.submodular.similarity.ImplicitSimilarity` computes rows
+        from the features and ranks by its 16-bit bounds (half float32's memory).
     device : None, "auto", "cpu", "cuda" or torch.device, optional
         Move a dense matrix to this torch device first (``"auto"``: CUDA when
         available, else keep the input as it is). ``None`` keeps the input's own
@@ -162,6 +174,14 @@ class FacilityLocation(SubmodularFunction):
     """
 
     def __init__(self, similarity, device=None):
+        if isinstance(similarity, ImplicitSimilarity):
+            if device not in (None, "cpu", "auto"):
+                raise ValueError(f"device: an ImplicitSimilarity runs on the CPU, got {device!r}")
+            self.kind = "implicit"
+            self.similarity = similarity
+            self.n = int(similarity.shape[0])
+            self._args = similarity.kernel_args()
+            return
         kind, S = _check_similarity(similarity)
         if device is not None and kind != "sparse":
             kind, S = _maybe_to_torch(S, kind, device)
@@ -177,7 +197,8 @@ class FacilityLocation(SubmodularFunction):
         else:
             # cur[i] is always 0 or a copy of a stored similarity, so the storage dtype holds
             # it exactly; float32 halves the cache footprint of the hot random reads
-            cur = np.zeros(self.n, dtype=self.similarity.dtype)
+            dtype = np.float32 if self.kind == "implicit" else self.similarity.dtype
+            cur = np.zeros(self.n, dtype=dtype)
         return _State(cur)
 
     def gains(self, state, candidates):
@@ -200,6 +221,11 @@ class FacilityLocation(SubmodularFunction):
             return K.run_gains(
                 K.fl_dense_gains, K.fl_dense_gains_parallel, S, state.cur, cands, out
             )
+        if self.kind == "implicit":
+            out = K.empty_gains(cands.shape[0])
+            X, XT, sq, euclidean, top = self._args[:5]
+            K.fl_implicit_gains(X, XT, sq, euclidean, top, state.cur, cands, out)
+            return out
         return _torch_blocked_gains(S, cands, lambda rows: (rows - state.cur).clamp_min_(0).sum(1))
 
     def add(self, state, j):
@@ -209,6 +235,10 @@ class FacilityLocation(SubmodularFunction):
             g = K.fl_sparse_add(S.data, S.indices, S.indptr, state.cur, j)
         elif self.kind == "numpy":
             g = K.fl_dense_add(S, state.cur, j)
+        elif self.kind == "implicit":
+            if not 0 <= j < self.n:
+                raise IndexError(f"element {j} is outside the ground set of size {self.n}")
+            g = K.fl_implicit_add1(self._args, state.cur, j)
         else:
             import torch
 
@@ -226,10 +256,31 @@ class FacilityLocation(SubmodularFunction):
     def kernels(self, state):
         S = self.similarity
         if self.kind == "sparse":
-            return K.fl_sparse_gain1, K.fl_sparse_add1, (S.data, S.indices, S.indptr), state.cur
+            args = (S.data, S.indices, S.indptr)
+            return K.Kernels(
+                K.fl_sparse_gain1, K.fl_sparse_add1, K.fl_sparse_fetch1, args, state.cur
+            )
         if self.kind == "numpy":
-            return K.fl_dense_gain1, K.fl_dense_add1, (S,), state.cur
+            return K.Kernels(K.fl_dense_gain1, K.fl_dense_add1, K.fl_dense_fetch1, (S,), state.cur)
+        if self.kind == "implicit":
+            return K.Kernels(
+                K.fl_implicit_gain1,
+                K.fl_implicit_add1,
+                K.fl_implicit_fetch1,
+                self._args,
+                state.cur,
+                bound=K.fl_implicit_bound1,
+            )
         return None
+
+    def upper_bounds(self, state, candidates):
+        if self.kind != "implicit":
+            return None
+        cands = _as_index_array(candidates)
+        S = self.similarity
+        out = K.empty_gains(cands.shape[0])
+        K.fl_coded_bounds(S.codes, S.offset, S.step, state.cur, cands, out)
+        return out
 
 
 class GraphCut(SubmodularFunction):

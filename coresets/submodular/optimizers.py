@@ -67,6 +67,21 @@ def _best(scores, cands):
     return ties[0] if ties.size == 1 else ties[np.argmin(cands[ties])]
 
 
+def _current_scores(function, state, cands, knapsack, fresh_at, bound_at, step):
+    """Scores of ``cands`` for the current set in one batched (threaded) call.
+
+    Cheap upper bounds where the function has them (marked current in ``bound_at``),
+    else exact gains (marked in ``fresh_at``).
+    """
+    bounds = function.upper_bounds(state, cands)
+    if bounds is None:
+        bounds = function.gains(state, cands)
+        fresh_at[cands] = step
+    else:
+        bound_at[cands] = step
+    return knapsack.score(bounds, cands)
+
+
 class _Progress:
     def __init__(self, total, progress, desc):
         self.bar = tqdm(total=total, disable=not progress, desc=desc, leave=False)
@@ -84,7 +99,7 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
     ``refresh()``, when given, runs after each call and returns True if the loop had
     stopped to have its bounds refreshed (then the loop simply resumes).
     """
-    gain, add, args, cur = function.kernels(state)
+    kernels = function.kernels(state)
     costs = np.empty(0) if knapsack.costs is None else knapsack.costs
     budget = np.array([knapsack.left], dtype=np.float64)
     chosen = np.empty(k, dtype=np.int64)
@@ -96,7 +111,18 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
     m = 0
     while m < k:
         done = loop(
-            gain, add, args, cur, *loop_state, costs, budget, chosen, gains, min(k, m + chunk)
+            kernels.gain,
+            kernels.add,
+            kernels.fetch,
+            kernels.bound,
+            kernels.args,
+            kernels.cur,
+            *loop_state,
+            costs,
+            budget,
+            chosen,
+            gains,
+            min(k, m + chunk),
         )
         bar.update(done - m)
         if refresh is not None and refresh():
@@ -163,28 +189,29 @@ class LazyGreedy:
         """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
         cands = np.flatnonzero(available)
         cands = cands[knapsack.fits(cands)]
-        g = function.gains(state, cands)
         if type(self) is LazyGreedy and function.kernels(state) is not None:
-            keys = -knapsack.score(g, cands).astype(np.float64)
             ids = cands.astype(np.int64)
-            _loops.heapify(keys, ids)
             fresh_at = np.full(function.n, -1, dtype=np.int64)
-            fresh_at[cands] = 0
+            bound_at = np.full(function.n, -1, dtype=np.int64)
             # past n/4 re-evaluations in one pick, one threaded pass over every bound is cheaper
             meta = np.array([ids.shape[0], 0, max(1024, ids.shape[0] // 4), 0], dtype=np.int64)
+            keys = np.empty(ids.shape[0], dtype=np.float64)
+
+            def set_bounds(alive, step):
+                scores = _current_scores(function, state, alive, knapsack, fresh_at, bound_at, step)
+                keys[: alive.shape[0]] = -scores
+                _loops.heapify(keys[: alive.shape[0]], alive)
+
+            set_bounds(ids, 0)
 
             def refresh():
                 if not meta[3]:
                     return False
-                size = meta[0]
-                alive = ids[:size]
-                keys[:size] = -knapsack.score(function.gains(state, alive), alive)
-                _loops.heapify(keys[:size], alive)
-                fresh_at[alive] = meta[1]
+                set_bounds(ids[: meta[0]], meta[1])
                 meta[3] = 0
                 return True
 
-            loop_state = (keys, ids, meta, fresh_at)
+            loop_state = (keys, ids, meta, fresh_at, bound_at)
             return _compiled_run(
                 _loops.lazy_loop,
                 loop_state,
@@ -196,6 +223,7 @@ class LazyGreedy:
                 "lazy greedy",
                 refresh=refresh,
             )
+        g = function.gains(state, cands)
         # fresh_at[j] == len(chosen) means j's bound was computed for the current set.
         fresh_at = np.full(function.n, -1, dtype=np.int64)
         fresh_at[cands] = 0
@@ -286,12 +314,24 @@ class StochasticGreedy:
         if function.kernels(state) is not None:
             meta = np.array([n_free, 0], dtype=np.int64)
             seed = np.array([rng.integers(0, 2**63 - 1)], dtype=np.uint64)
-            # gains at the start bound every later gain; one batched (threaded) call
+            # the loop reads these at random positions: the narrowest ids stay in cache longer
+            id_type = np.int32 if function.n < 2**31 else np.int64
+            fresh_at = np.full(function.n, -1, dtype=id_type)
+            bound_at = np.full(function.n, -1, dtype=id_type)
+            # scores at the start bound every later score
             bounds = np.zeros(function.n, dtype=np.float64)
-            bounds[remaining] = function.gains(state, remaining)
-            fresh_at = np.full(function.n, -1, dtype=np.int64)
-            fresh_at[remaining] = 0
-            loop_state = (remaining.astype(np.int64), meta, seed, sample_size, bounds, fresh_at)
+            bounds[remaining] = _current_scores(
+                function, state, remaining, knapsack, fresh_at, bound_at, 0
+            )
+            loop_state = (
+                remaining.astype(id_type),
+                meta,
+                seed,
+                sample_size,
+                bounds,
+                fresh_at,
+                bound_at,
+            )
             return _compiled_run(
                 _loops.stochastic_loop,
                 loop_state,

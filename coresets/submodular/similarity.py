@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from coresets._validation import check_array_2d, check_memory
+from coresets.submodular import _kernels as K
 from coresets.submodular._kernels import finish_squared_distances, subtract_from, touch_pages
 
-__all__ = ["similarity", "METRICS"]
+__all__ = ["similarity", "ImplicitSimilarity", "METRICS"]
 
 METRICS = ("euclidean", "cosine", "dot")
 
@@ -45,8 +46,7 @@ def similarity(X, metric="euclidean", *, dtype=np.float32, device="cpu", memory_
     -------
     ndarray or torch.Tensor, shape (n, n)
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    _check_metric(metric)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -56,17 +56,26 @@ def similarity(X, metric="euclidean", *, dtype=np.float32, device="cpu", memory_
         n * n * dtype.itemsize, f"a dense {n} x {n} {dtype} similarity matrix", "X", memory_budget
     )
     if metric == "cosine":
-        norms = np.linalg.norm(X.astype(np.float64), axis=1)
-        if (norms == 0).any():
-            raise ValueError(
-                f"X has {int((norms == 0).sum())} all-zero rows; cosine similarity is undefined for them"
-            )
-        X = X / norms[:, None].astype(X.dtype)
+        X = _unit_rows(X)
     from coresets._device import cuda_available
 
     if device == "cpu" or (device == "auto" and not cuda_available()):
         return _similarity_numpy(X, metric, dtype)
     return _similarity_torch(X, metric, dtype, device)
+
+
+def _check_metric(metric):
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def _unit_rows(X):
+    norms = np.linalg.norm(X.astype(np.float64), axis=1)
+    if (norms == 0).any():
+        raise ValueError(
+            f"X has {int((norms == 0).sum())} all-zero rows; cosine similarity is undefined for them"
+        )
+    return X / norms[:, None].astype(X.dtype)
 
 
 def _similarity_numpy(X, metric, dtype):
@@ -119,3 +128,121 @@ def _similarity_torch(X, metric, dtype, device):
     else:
         S.clamp_min_(0)
     return S
+
+
+class ImplicitSimilarity:
+    """The dense similarity of :func:`similarity`, never stored: rows are computed from ``X``.
+
+    For dense facility location at a quarter of the memory of a float64 matrix
+    (apricot's) and half of float32's. What is kept is ``X`` and a table of
+    16-bit codes, one per pair, each an upper bound on its similarity (every row
+    on its own scale). Lazy and stochastic greedy rank candidates by the cheap
+    bounds the codes give and compute a candidate's exact row (``d`` multiply-adds
+    per entry) only when its bound reaches the top, so the selection, gains and
+    objective are those of the exact similarity. ``FacilityLocation`` accepts it
+    in place of a matrix; CPU only.
+
+    The exact values are ``similarity(X, metric)``'s up to float32 rounding (the
+    dot products are summed in a fixed order here, whatever the BLAS); on
+    integer-valued data such as digits they are identical.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+        Feature vectors (finite); kept as float32.
+    metric : {"euclidean", "cosine", "dot"}, default "euclidean"
+        As in :func:`similarity`.
+    memory_budget : int, optional
+        Largest code table allowed, in bytes (``2 n^2``); default
+        ``coresets._validation.DEFAULT_MEMORY_BUDGET``.
+    progress : bool, default False
+        Show a progress bar while the code table is built.
+
+    Attributes
+    ----------
+    shape : tuple (n, n)
+    codes : ndarray of uint16, shape (n, n)
+        Row ``j`` decodes to upper bounds ``offset[j] + step[j] * codes[j]``.
+    nbytes : int
+        Memory held (features, norms and codes).
+    """
+
+    def __init__(self, X, metric="euclidean", *, memory_budget=None, progress=False):
+        from tqdm.auto import tqdm
+
+        _check_metric(metric)
+        X = check_array_2d(X, "X")
+        n, d = X.shape
+        check_memory(n * n * 2, f"a {n} x {n} table of 16-bit similarity codes", "X", memory_budget)
+        if metric == "cosine":
+            X = _unit_rows(X)
+        self.metric = metric
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self._XT = np.ascontiguousarray(self.X.T)
+        self._euclidean = metric == "euclidean"
+        # the norms in float32 as the dense path's einsum gives them
+        self._sq = np.einsum("ij,ij->i", self.X, self.X)
+        self.codes = np.empty((n, n), dtype=np.uint16)
+        touch_pages(self.codes)
+        row_max = np.empty(n, dtype=np.float32)
+        self.step = np.empty(n, dtype=np.float64)
+        rows_per_call = max(64, -(-n // 50))  # about 50 progress steps
+        with tqdm(total=n, disable=not progress, desc="similarity codes", leave=False) as bar:
+            for lo in range(0, n, rows_per_call):
+                hi = min(n, lo + rows_per_call)
+                K.implicit_build_codes(
+                    self.X,
+                    self._XT,
+                    self._sq,
+                    self._euclidean,
+                    lo,
+                    hi,
+                    self.codes,
+                    row_max,
+                    self.step,
+                )
+                bar.update(hi - lo)
+        if self._euclidean:
+            self.top = np.float32(row_max.max())
+            # a float32 subtraction top - D2 may round up by half an ulp of top
+            self.offset = np.full(n, float(self.top) * (1 + 2.0**-22), dtype=np.float64)
+        else:
+            self.top = np.float32(0)
+            self.offset = np.zeros(n, dtype=np.float64)
+        self.shape = (n, n)
+
+    @property
+    def nbytes(self):
+        return self.codes.nbytes + 2 * self.X.nbytes + self._sq.nbytes + 2 * self.step.nbytes
+
+    def rows(self, indices):
+        """Exact similarity rows, float32 array of shape (len(indices), n)."""
+        ids = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+        n = self.shape[0]
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ValueError(f"indices must lie in [0, {n}), got {ids.min()}..{ids.max()}")
+        out = np.empty((ids.shape[0], n), dtype=np.float32)
+        K._value_rows(self.X, self._XT, self._sq, self._euclidean, ids, out)
+        K._values_to_similarities(out, self._euclidean, self.top)
+        return out
+
+    def kernel_args(self):
+        """Arrays for the compiled kernels, with a fresh one-row scratch buffer."""
+        row = np.empty((1, self.shape[0]), dtype=np.float32)
+        row_id = np.full(1, -1, dtype=np.int64)
+        return (
+            self.X,
+            self._XT,
+            self._sq,
+            self._euclidean,
+            self.top,
+            self.codes,
+            self.offset,
+            self.step,
+            row,
+            row_id,
+        )
+
+    def __repr__(self):
+        n = self.shape[0]
+        return f"ImplicitSimilarity(n={n}, metric={self.metric!r}, {self.nbytes / 1024**3:.2f} GiB)"
