@@ -46,6 +46,23 @@ def _fl_dense_row_gain(row, cur):
     return g
 
 
+# fastmath lets this sum vectorise (3x, from 13 to under 5 microseconds a 20k row in
+# cache). Reordering a float64 sum of n non-negative terms moves it by at most n - 1
+# roundings either way, so scaling by 1 + 4n * 2^-53 keeps it above the exact kernel's sum.
+@njit(cache=True, nogil=True, fastmath=True)
+def _fl_dense_row_bound(row, cur):
+    g = 0.0
+    for i in range(row.shape[0]):
+        g += max(np.float64(row[i]) - np.float64(cur[i]), 0.0)
+    return g * (1.0 + 4.0 * row.shape[0] * 2.0**-53)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fl_dense_bounds(S, cur, cands, out):
+    for t in prange(cands.shape[0]):
+        out[t] = _fl_dense_row_bound(S[cands[t]], cur)
+
+
 @njit(cache=True, nogil=True)
 def fl_dense_gains(S, cur, cands, out):
     for t in range(cands.shape[0]):
@@ -205,6 +222,11 @@ def fl_dense_gain1(args, cur, j):
 @njit(cache=True, nogil=True)
 def fl_dense_add1(args, cur, j):
     return fl_dense_add(args[0], cur, j)
+
+
+@njit(cache=True, nogil=True)
+def fl_dense_bound1(args, cur, j):
+    return _fl_dense_row_bound(args[0][j], cur)
 
 
 @njit(cache=True, nogil=True)

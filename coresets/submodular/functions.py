@@ -261,7 +261,14 @@ class FacilityLocation(SubmodularFunction):
                 K.fl_sparse_gain1, K.fl_sparse_add1, K.fl_sparse_fetch1, args, state.cur
             )
         if self.kind == "numpy":
-            return K.Kernels(K.fl_dense_gain1, K.fl_dense_add1, K.fl_dense_fetch1, (S,), state.cur)
+            return K.Kernels(
+                K.fl_dense_gain1,
+                K.fl_dense_add1,
+                K.fl_dense_fetch1,
+                (S,),
+                state.cur,
+                bound=K.fl_dense_bound1,
+            )
         if self.kind == "implicit":
             return K.Kernels(
                 K.fl_implicit_gain1,
@@ -274,12 +281,16 @@ class FacilityLocation(SubmodularFunction):
         return None
 
     def upper_bounds(self, state, candidates):
-        if self.kind != "implicit":
+        # dense rows: the gain summed in any order (vectorised), nudged up; implicit: codes
+        if self.kind not in ("numpy", "implicit"):
             return None
         cands = _as_index_array(candidates)
         S = self.similarity
         out = K.empty_gains(cands.shape[0])
-        K.fl_coded_bounds(S.codes, S.offset, S.step, state.cur, cands, out)
+        if self.kind == "numpy":
+            K.fl_dense_bounds(S, state.cur, cands, out)
+        else:
+            K.fl_coded_bounds(S.codes, S.offset, S.step, state.cur, cands, out)
         return out
 
 
