@@ -525,6 +525,17 @@ def test_implicit_similarity_bad_input():
         ImplicitSimilarity(np.ones((3, 2))).rows([3])
     with pytest.raises(ValueError, match="device"):
         FacilityLocation(ImplicitSimilarity(np.ones((3, 2))), device="cuda")
+    with pytest.raises(TypeError, match="FacilityLocation only"):
+        GraphCut(ImplicitSimilarity(np.ones((3, 2))))
+
+
+def test_implicit_identical_points_give_zero_gains():
+    # every distance is 0: top = 0, a zero code scale, and ties broken towards index 0
+    implicit = ImplicitSimilarity(np.ones((20, 3)), "euclidean")
+    for opt in ("lazy", "naive", "stochastic"):
+        res = maximize(FacilityLocation(implicit), 3, opt, random_state=0)
+        assert res.gains.tolist() == [0.0, 0.0, 0.0] and len(set(res.indices.tolist())) == 3
+    assert maximize(FacilityLocation(implicit), 3, "lazy").indices.tolist() == [0, 1, 2]
 
 
 # --- properties -----------------------------------------------------------------

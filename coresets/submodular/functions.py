@@ -69,6 +69,11 @@ class _State:
 
 def _check_similarity(similarity, name="similarity", square=True):
     """Validate a similarity matrix; return ``(kind, matrix)``, kind in numpy/sparse/torch."""
+    if isinstance(similarity, ImplicitSimilarity):
+        raise TypeError(
+            f"{name}: an ImplicitSimilarity works with FacilityLocation only; pass a stored "
+            "matrix here (coresets.similarity(X, metric))"
+        )
     if sp.issparse(similarity):
         S = sp.csr_matrix(similarity)  # CSC/COO become CSR in O(nnz), never dense
         if S.dtype not in (np.float32, np.float64):
