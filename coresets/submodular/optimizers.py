@@ -198,9 +198,14 @@ class LazyGreedy:
             keys = np.empty(ids.shape[0], dtype=np.float64)
 
             def set_bounds(alive, step):
+                size = alive.shape[0]
+                exact = fresh_at[alive] == step  # scored exactly earlier in this pick
+                kept = keys[:size][exact]
                 scores = _current_scores(function, state, alive, knapsack, fresh_at, bound_at, step)
-                keys[: alive.shape[0]] = -scores
-                _loops.heapify(keys[: alive.shape[0]], alive)
+                # a cheap bound must not replace an exact score: the loop would take it as exact
+                keys[:size] = -scores
+                keys[:size][exact] = kept
+                _loops.heapify(keys[:size], alive)
 
             set_bounds(ids, 0)
 
