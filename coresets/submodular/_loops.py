@@ -1,9 +1,11 @@
 """Compiled (numba) optimiser loops over per-element gain/add kernels.
 
-A function that can run here exposes ``kernels()`` returning ``(gain, add,
-fetch, args, cur)``: jitted functions ``gain(args, cur, j)`` / ``add(args, cur, j)``,
-a cache hint ``fetch(args, j)`` for the element probably evaluated next, and the
-arrays they read. The loops below know nothing else about the function,
+A function that can run here exposes ``kernels()`` returning a
+:class:`~coresets.submodular._kernels.Kernels` tuple: jitted functions
+``gain(args, cur, j)`` / ``add(args, cur, j)``, a cache hint ``fetch(args, j)`` for
+the element probably evaluated next, optionally a cheap upper bound
+``bound(args, cur, j)``, and the arrays they read. The loops below know nothing
+else about the function,
 so the split between functions and optimisers holds while the whole greedy
 runs without returning to Python for every element.
 
@@ -76,7 +78,7 @@ def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, boun
 
     With a ``bound`` kernel a stale head first gets the cheap bound (kept only where it
     is lower than the stale score); a head whose bound is already current gets its
-    exact gain, marked in ``fresh_at``. Returns the new score.
+    exact gain, marked in ``fresh_at``.
     """
     j = ids[0]
     # after the sift the head is j or one of its children: load their rows meanwhile
@@ -97,7 +99,6 @@ def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, boun
         score = min(score, -keys[0])
     keys[0] = -score
     _sift_down(keys, ids, size, 0)
-    return score
 
 
 # not cached: numba cannot cache functions that take jitted functions as arguments
