@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._validation import check_array_2d, check_finite, check_indices, check_int
+from .submodular.similarity import ImplicitSimilarity
 
 __all__ = [
     "assign_to_chosen",
@@ -38,7 +39,9 @@ def _is_torch(obj) -> bool:
 
 
 def _check_similarity(similarity, name="similarity"):
-    """Return a CSR matrix, a 2-D numpy array or a 2-D torch tensor, checked finite."""
+    """Return a CSR matrix, a 2-D numpy array, a 2-D torch tensor (checked finite) or an ImplicitSimilarity."""
+    if isinstance(similarity, ImplicitSimilarity):
+        return similarity  # finite by construction
     if sp.issparse(similarity):
         S = sp.csr_matrix(similarity)
         if S.ndim != 2 or 0 in S.shape:
@@ -69,7 +72,7 @@ def assign_to_chosen(similarity, indices) -> np.ndarray:
 
     Parameters
     ----------
-    similarity : ndarray, torch.Tensor or scipy.sparse matrix, shape (m, n)
+    similarity : ndarray, torch.Tensor, scipy.sparse matrix or ImplicitSimilarity, shape (m, n)
         Row ``j`` holds candidate ``j``'s similarities to the ``n`` points (the
         FacilityLocation row convention; usually ``m == n``). In a sparse matrix an
         entry that is not stored means "does not cover"; stored entries count even
@@ -102,9 +105,11 @@ def _assign_dense(S: np.ndarray, idx: np.ndarray) -> np.ndarray:
     assignment = np.zeros(n, dtype=np.int64)
     # Chosen rows are scanned in selection order, a block at a time to bound memory;
     # only a strictly larger similarity moves a point, so ties stay with the earlier pick.
-    step = max(1, _DENSE_BLOCK_BYTES // max(1, n * S.itemsize))
+    implicit = isinstance(S, ImplicitSimilarity)  # computes float32 rows instead of storing them
+    step = max(1, _DENSE_BLOCK_BYTES // max(1, n * (4 if implicit else S.itemsize)))
     for start in range(0, idx.size, step):
-        rows = S[idx[start : start + step]]
+        block = idx[start : start + step]
+        rows = S.rows(block) if implicit else S[block]
         arg = rows.argmax(axis=0)  # first maximum = earliest pick within the block
         val = rows[arg, np.arange(n)]
         better = val > best
@@ -155,7 +160,7 @@ def coreset_weights(
 
     Parameters
     ----------
-    similarity : ndarray, torch.Tensor or scipy.sparse matrix, shape (m, n)
+    similarity : ndarray, torch.Tensor, scipy.sparse matrix or ImplicitSimilarity, shape (m, n)
         Row ``j`` = candidate ``j``'s similarities to the points (FacilityLocation
         row convention).
     indices : array-like of int, shape (k,)

@@ -161,6 +161,31 @@ def test_n_neighbors_auto_and_large_int_are_dense():
     )
 
 
+def test_dense_over_budget_falls_back_to_implicit_similarity(digits, monkeypatch):
+    import coresets._validation
+    import coresets.selectors.submodular as module
+
+    X = digits[0][:400]  # integer pixels: both forms compute identical similarities
+    stored = FacilityLocationSelector(40, device="cpu").fit(X)
+    # the float32 matrix (640 kB) no longer fits, the 16-bit codes (320 kB) do
+    for owner in (module, coresets._validation):
+        monkeypatch.setattr(owner, "DEFAULT_MEMORY_BUDGET", 400 * 400 * 3)
+    built = []
+    real = module.ImplicitSimilarity
+    monkeypatch.setattr(
+        module, "ImplicitSimilarity", lambda *a, **k: built.append(1) or real(*a, **k)
+    )
+    for nn in (None, "auto"):
+        compact = FacilityLocationSelector(40, n_neighbors=nn, device="cpu").fit(X)
+        np.testing.assert_array_equal(compact.ranking_, stored.ranking_)
+        np.testing.assert_array_equal(compact.gains_, stored.gains_)
+        np.testing.assert_array_equal(compact.weights_, stored.weights_)
+    assert len(built) == 2
+    # graph cut needs the stored matrix: the budget error stays
+    with pytest.raises(ValueError, match="memory budget"):
+        GraphCutSelector(40, device="cpu").fit(X)
+
+
 def test_sample_cost_is_a_knapsack_budget():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(50, 3))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._device import cuda_available
 from .._validation import DEFAULT_MEMORY_BUDGET, check_int
 from ..submodular import (
     FacilityLocation,
     FeatureBased,
     GraphCut,
+    ImplicitSimilarity,
     Mixture,
     SaturatedCoverage,
     maximize,
@@ -50,8 +52,11 @@ _COMMON_PARAMS = """
     n_neighbors : None, int or "auto", default None
         None: exact dense (n, n) similarity. An int: a FAISS kNN graph with that many
         neighbours per point (:func:`coresets.knn.knn_graph`; dense when it is ``>= n``).
-        "auto": dense when ``n * n * 4`` bytes fit ``DEFAULT_MEMORY_BUDGET``, else a
-        kNN graph with ``AUTO_N_NEIGHBORS`` neighbours. Ignored for "precomputed".
+        "auto": dense when it fits ``DEFAULT_MEMORY_BUDGET``, else a kNN graph with
+        ``AUTO_N_NEIGHBORS`` neighbours. Ignored for "precomputed". Dense means a float32
+        matrix (``n * n * 4`` bytes); facility location on the CPU switches to
+        :class:`~coresets.submodular.similarity.ImplicitSimilarity` (``n * n * 2``
+        bytes, the same exact selection) when the matrix would not fit the budget.
     optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"}, default "lazy"
         Greedy variant (see :func:`coresets.submodular.maximize`).
     per_class : {False, True, "proportional", "balanced"}, default False
@@ -138,6 +143,8 @@ class _GraphSelector(_SubmodularSelector):
     _supports_precomputed = True
     #: whether the function can run on a torch tensor on ``device``.
     _torch_ok = False
+    #: whether the function accepts an ImplicitSimilarity (facility location only).
+    _implicit_ok = False
 
     def _similarity(self, X, rng):
         metric = self.metric
@@ -147,19 +154,26 @@ class _GraphSelector(_SubmodularSelector):
             return X
         n = X.shape[0]
         nn = self.n_neighbors
+        device = self.device if self._torch_ok else "cpu"
+        # the compact exact form is CPU only and facility location only
+        compact = self._implicit_ok and (
+            device == "cpu" or (device == "auto" and not cuda_available())
+        )
+        fits = n * n * (2 if compact else 4) <= DEFAULT_MEMORY_BUDGET
         if nn is None:
             dense = True
         elif isinstance(nn, str):
             if nn != "auto":
                 raise ValueError(f"n_neighbors must be None, an int or 'auto', got {nn!r}")
-            dense = n * n * 4 <= DEFAULT_MEMORY_BUDGET
+            dense = fits
             nn = AUTO_N_NEIGHBORS
         else:
             nn = check_int(nn, "n_neighbors", low=1)
             dense = False
         # A graph with n or more neighbours per point is the complete one: exact dense.
         if dense or nn >= n:
-            device = self.device if self._torch_ok else "cpu"
+            if compact and fits and n * n * 4 > DEFAULT_MEMORY_BUDGET:
+                return ImplicitSimilarity(X, metric, progress=self.progress)
             return similarity(X, metric, device=device)
         from ..knn import knn_graph
 
@@ -188,6 +202,7 @@ class FacilityLocationSelector(_GraphSelector):
     """
 
     _torch_ok = True
+    _implicit_ok = True
 
     def __init__(
         self,
