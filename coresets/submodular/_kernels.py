@@ -331,6 +331,19 @@ _TILE_ROWS = 16
 _CODE_MAX = 65535
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _finish_values(o, j, c0, sq, euclidean):
+    # dot products of row j with columns c0.. -> squared distances or clipped dots
+    if euclidean:
+        norms = sq[c0 : c0 + o.shape[0]]
+        for c in range(o.shape[0]):
+            o[c] = _squared_distance(sq[j], norms[c], o[c], c0 + c == j)
+    else:
+        for c in range(o.shape[0]):
+            if o[c] < 0:
+                o[c] = 0.0
+
+
 @njit(cache=True, nogil=True)
 def _value_rows(X, XT, sq, euclidean, ids, out):
     """``out[t] = v(ids[t], :)`` in float32: the squared distance (euclidean) or ``max(dot, 0)``.
@@ -339,41 +352,51 @@ def _value_rows(X, XT, sq, euclidean, ids, out):
     """
     n = XT.shape[1]
     d = XT.shape[0]
+    m = ids.shape[0]
+    spare = np.empty(_TILE_COLUMNS, dtype=np.float32)
     for c0 in range(0, n, _TILE_COLUMNS):
         c1 = min(n, c0 + _TILE_COLUMNS)
         width = c1 - c0
-        for t in range(ids.shape[0]):
-            j = ids[t]
-            x = X[j]
+        # rows in pairs share every load of XT (1.7x faster); an odd last row is paired
+        # with a throwaway copy of itself
+        for t in range(0, m, 2):
+            x = X[ids[t]]
             # slices indexed from 0: loops LLVM vectorises (offset indices were 8x slower)
             o = out[t, c0:c1]
+            if t + 1 < m:
+                y = X[ids[t + 1]]
+                p = out[t + 1, c0:c1]
+            else:
+                y = x
+                p = spare[:width]
             o[:] = 0.0
+            p[:] = 0.0
             k = 0
             # four terms per pass over the tile, added one after another: the same
             # rounding as one term per pass, with a quarter of the loads and stores
             while k + 4 <= d:
                 w0, w1, w2, w3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+                v0, v1, v2, v3 = y[k], y[k + 1], y[k + 2], y[k + 3]
                 a0 = XT[k, c0:c1]
                 a1 = XT[k + 1, c0:c1]
                 a2 = XT[k + 2, c0:c1]
                 a3 = XT[k + 3, c0:c1]
                 for c in range(width):
-                    o[c] = (((o[c] + w0 * a0[c]) + w1 * a1[c]) + w2 * a2[c]) + w3 * a3[c]
+                    b0, b1, b2, b3 = a0[c], a1[c], a2[c], a3[c]
+                    o[c] = (((o[c] + w0 * b0) + w1 * b1) + w2 * b2) + w3 * b3
+                    p[c] = (((p[c] + v0 * b0) + v1 * b1) + v2 * b2) + v3 * b3
                 k += 4
             while k < d:
                 w = x[k]
+                v = y[k]
                 a = XT[k, c0:c1]
                 for c in range(width):
                     o[c] = o[c] + w * a[c]
+                    p[c] = p[c] + v * a[c]
                 k += 1
-            if euclidean:
-                norms = sq[c0:c1]
-                for c in range(width):
-                    o[c] = _squared_distance(sq[j], norms[c], o[c], c0 + c == j)
-            else:
-                for c in range(width):
-                    if o[c] < 0:
-                        o[c] = 0.0
+            _finish_values(o, ids[t], c0, sq, euclidean)
+            if t + 1 < m:
+                _finish_values(p, ids[t + 1], c0, sq, euclidean)
 
 
 @njit(cache=True, nogil=True)
