@@ -106,18 +106,25 @@ def check_nonnegative(array, name: str) -> None:
         )
 
 
-def check_indices(indices, n: int, name: str) -> np.ndarray:
-    """Return ``indices`` as a 1-D int64 array of distinct values in ``[0, n)``."""
+def check_elements(indices, n: int, name: str) -> np.ndarray:
+    """Return ``indices`` as a flat int64 array of elements in ``[0, n)``; repeats allowed."""
     arr = np.asarray(indices)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.int64).ravel()
     if arr.min() < 0 or arr.max() >= n:
         raise ValueError(f"{name} holds indices outside [0, {n}): min {arr.min()}, max {arr.max()}")
+    return arr
+
+
+def check_indices(indices, n: int, name: str) -> np.ndarray:
+    """Return ``indices`` as a 1-D int64 array of distinct values in ``[0, n)``."""
+    arr = np.asarray(indices)
+    if arr.size and arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    arr = check_elements(arr, n, name)
     if np.unique(arr).size != arr.size:
         raise ValueError(f"{name} holds duplicate indices")
     return arr

@@ -522,8 +522,14 @@ def test_implicit_similarity_bad_input():
         ImplicitSimilarity(np.ones((3, 2)), metric="manhattan")
     with pytest.raises(ValueError, match="16-bit similarity codes"):
         ImplicitSimilarity(np.ones((3000, 2)), memory_budget=1024**2)
-    with pytest.raises(ValueError, match="indices must lie"):
+    with pytest.raises(ValueError, match="indices holds indices outside"):
         ImplicitSimilarity(np.ones((3, 2))).rows([3])
+    with pytest.raises(TypeError, match="indices must hold integer"):
+        ImplicitSimilarity(np.ones((3, 2))).rows([0.5])
+    with pytest.raises(ValueError, match="indices holds indices outside"):
+        FacilityLocation(ImplicitSimilarity(np.ones((3, 2)))).evaluate([0, 3])
+    with pytest.raises(ValueError, match="indices holds indices outside"):
+        FacilityLocation(np.ones((3, 3))).evaluate([-1])
     with pytest.raises(ValueError, match="device"):
         FacilityLocation(ImplicitSimilarity(np.ones((3, 2))), device="cuda")
     with pytest.raises(TypeError, match="FacilityLocation only"):

@@ -64,7 +64,40 @@ class RandomSelector(BaseSelector):
         return _Result(idx, np.full(k, np.nan), float("nan"), weights)
 
 
-class KCenterGreedySelector(BaseSelector):
+class _EmbeddingSearchSelector(BaseSelector):
+    """Shared parameters and fitting of the selectors that search embedding space greedily.
+
+    ``_search(X, k, metric, rng)`` returns ``(indices, trace)``; the trace's last value
+    is the objective and nearest-centre counts are the weights.
+    """
+
+    _combine = "max"
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+
+    def _select(self, X, k, costs, budget, rng):
+        metric = _check_metric(self.metric)
+        idx, trace = self._search(X, k, metric, rng)
+        weights = nearest_center_weights(X, X[idx], metric)
+        return _Result(idx, trace, float(trace[-1]), weights)
+
+
+class KCenterGreedySelector(_EmbeddingSearchSelector):
     """Greedy k-center (Sener & Savarese, 2018): add the row farthest from all chosen ones.
 
     A 2-approximation of the smallest covering radius; see
@@ -98,35 +131,13 @@ class KCenterGreedySelector(BaseSelector):
     n_features_in_ : int
     """
 
-    _combine = "max"
-
-    def __init__(
-        self,
-        n_samples=0.1,
-        *,
-        metric="euclidean",
-        per_class=False,
-        random_state=None,
-        device="auto",
-        progress=False,
-    ):
-        self.n_samples = n_samples
-        self.metric = metric
-        self.per_class = per_class
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
-
-    def _select(self, X, k, costs, budget, rng):
-        metric = _check_metric(self.metric)
-        idx, radii = k_center_greedy(
+    def _search(self, X, k, metric, rng):
+        return k_center_greedy(
             X, k, metric=metric, random_state=rng, device=self.device, progress=self.progress
         )
-        weights = nearest_center_weights(X, X[idx], metric)
-        return _Result(idx, radii, float(radii[-1]), weights)
 
 
-class HerdingSelector(BaseSelector):
+class HerdingSelector(_EmbeddingSearchSelector):
     """Kernel herding in feature space (Welling, 2009): match the chosen rows' mean to the data's.
 
     See :func:`coresets.baselines.herding`. Deterministic.
@@ -158,27 +169,5 @@ class HerdingSelector(BaseSelector):
     n_features_in_ : int
     """
 
-    _combine = "max"
-
-    def __init__(
-        self,
-        n_samples=0.1,
-        *,
-        metric="euclidean",
-        per_class=False,
-        random_state=None,
-        device="auto",
-        progress=False,
-    ):
-        self.n_samples = n_samples
-        self.metric = metric
-        self.per_class = per_class
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
-
-    def _select(self, X, k, costs, budget, rng):
-        metric = _check_metric(self.metric)
-        idx, dist = herding(X, k, metric=metric, device=self.device, progress=self.progress)
-        weights = nearest_center_weights(X, X[idx], metric)
-        return _Result(idx, dist, float(dist[-1]), weights)
+    def _search(self, X, k, metric, rng):
+        return herding(X, k, metric=metric, device=self.device, progress=self.progress)

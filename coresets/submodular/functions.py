@@ -36,7 +36,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from coresets._validation import check_finite, check_nonnegative
+from coresets._validation import check_elements, check_finite, check_nonnegative
 from coresets.submodular import _kernels as K
 from coresets.submodular.similarity import ImplicitSimilarity
 
@@ -150,8 +150,10 @@ class SubmodularFunction:
 
     def evaluate(self, indices) -> float:
         """``f(S)`` for ``S = set(indices)`` built from the empty set."""
+        ids = check_elements(indices, self.n, "indices")
         state = self.init_state()
-        for j in dict.fromkeys(int(i) for i in np.asarray(indices).ravel()):
+        # the compiled kernels do not check bounds, so ids are checked once here
+        for j in dict.fromkeys(ids.tolist()):
             self.add(state, j)
         return self.value(state)
 
@@ -241,8 +243,6 @@ class FacilityLocation(SubmodularFunction):
         elif self.kind == "numpy":
             g = K.fl_dense_add(S, state.cur, j)
         elif self.kind == "implicit":
-            if not 0 <= j < self.n:
-                raise IndexError(f"element {j} is outside the ground set of size {self.n}")
             g = K.fl_implicit_add1(self._args, state.cur, j)
         else:
             import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coresets._validation import check_array_2d, check_memory
+from coresets._validation import check_array_2d, check_elements, check_memory
 from coresets.submodular import _kernels as K
 from coresets.submodular._kernels import finish_squared_distances, subtract_from, touch_pages
 
@@ -217,10 +217,8 @@ class ImplicitSimilarity:
 
     def rows(self, indices):
         """Exact similarity rows, float32 array of shape (len(indices), n)."""
-        ids = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         n = self.shape[0]
-        if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise ValueError(f"indices must lie in [0, {n}), got {ids.min()}..{ids.max()}")
+        ids = check_elements(indices, n, "indices")
         out = np.empty((ids.shape[0], n), dtype=np.float32)
         K._value_rows(self.X, self._XT, self._sq, self._euclidean, ids, out)
         K._values_to_similarities(out, self._euclidean, self.top)
