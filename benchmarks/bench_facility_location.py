@@ -97,9 +97,13 @@ def run_case(case):
         t0 = time.perf_counter()
         if lib == "coresets":
             from coresets import FacilityLocation, maximize
+            from coresets.submodular import StochasticGreedy, as_optimizer
 
-            eps = case.get("epsilon", 0.01)
-            sel = maximize(FacilityLocation(G), k, optimizer, epsilon=eps, random_state=0)
+            if optimizer == "stochastic":
+                opt = StochasticGreedy(case.get("epsilon", 0.01), random_state=0)
+            else:
+                opt = as_optimizer(optimizer)
+            sel = maximize(FacilityLocation(G), k, opt)
             ranking, obj = sel.indices, sel.objective
         else:
             from apricot import FacilityLocationSelection
@@ -151,13 +155,15 @@ def warm_up():
     import scipy.sparse as sp
 
     from coresets import FacilityLocation, ImplicitSimilarity, maximize, similarity
+    from coresets.submodular import as_optimizer
 
     G = sp.random(200, 200, density=0.1, format="csr", random_state=0, dtype=np.float32)
     X = np.random.default_rng(0).random((50, 3))
-    for opt in ("lazy", "stochastic"):
-        maximize(FacilityLocation(G), 20, opt, random_state=0)
-        maximize(FacilityLocation(similarity(X)), 5, opt, random_state=0)
-        maximize(FacilityLocation(ImplicitSimilarity(X)), 5, opt, random_state=0)
+    for name in ("lazy", "stochastic"):
+        opt = as_optimizer(name, random_state=0)
+        maximize(FacilityLocation(G), 20, opt)
+        maximize(FacilityLocation(similarity(X)), 5, opt)
+        maximize(FacilityLocation(ImplicitSimilarity(X)), 5, opt)
 
 
 def spawn(case):

@@ -47,3 +47,60 @@ class Selection:
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
+
+    def to_arrays(self) -> dict:
+        """The selection as plain arrays (for ``np.savez`` and checkpoints), lossless.
+
+        Returns
+        -------
+        dict
+            ``indices`` (int64, (k,)), ``gains`` (float64, (k,)), ``objective`` (float64,
+            shape ()) and, when the selection has weights, ``weights`` (float64, (k,)).
+        """
+        arrays = {
+            "indices": self.indices,
+            "gains": self.gains,
+            "objective": np.float64(self.objective),
+        }
+        if self.weights is not None:
+            arrays["weights"] = self.weights
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> Selection:
+        """Rebuild a selection from :meth:`to_arrays`' output (a dict or an ``NpzFile``).
+
+        Raises
+        ------
+        ValueError
+            When ``arrays`` lacks ``indices``, ``gains`` or ``objective``, or holds keys
+            that no selection writes (an array set made for something else).
+        """
+        keys = set(arrays.keys())
+        missing = {"indices", "gains", "objective"} - keys
+        extra = keys - {"indices", "gains", "objective", "weights"}
+        if missing or extra:
+            raise ValueError(
+                "arrays is not a saved Selection: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {sorted(missing)}" if missing else "",
+                        f"unexpected {sorted(extra)}" if extra else "",
+                    )
+                    if part
+                )
+            )
+        objective = np.asarray(arrays["objective"])
+        if objective.shape != ():
+            raise ValueError(f"arrays['objective'] must be a scalar, got shape {objective.shape}")
+        return cls(
+            indices=arrays["indices"],
+            gains=arrays["gains"],
+            objective=float(objective),
+            weights=arrays["weights"] if "weights" in keys else None,
+        )
+
+    def with_weights(self, weights) -> Selection:
+        """The same selection carrying ``weights`` (shape (k,)) instead of its own."""
+        return Selection(self.indices, self.gains, self.objective, weights=weights)

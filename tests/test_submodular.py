@@ -20,7 +20,14 @@ from coresets import (
     maximize,
     similarity,
 )
-from coresets.submodular import OPTIMIZERS, LazyGreedy, _kernels
+from coresets.submodular import (
+    OPTIMIZERS,
+    ApproximateLazyGreedy,
+    LazyGreedy,
+    StochasticGreedy,
+    _kernels,
+    as_optimizer,
+)
 
 # --- definitions, written straight from the formulas -------------------------
 
@@ -120,8 +127,8 @@ def test_naive_equals_definition_and_lazy_matches(name, f, f_def):
     naive = maximize(f, k, "naive")
     np.testing.assert_array_equal(naive.indices, ref_idx)
     np.testing.assert_allclose(naive.gains, ref_gains, rtol=1e-6, atol=1e-9)
-    for opt in ("lazy", "approximate-lazy"):
-        res = maximize(f, k, opt, epsilon=1e-9)
+    for opt in (LazyGreedy(), ApproximateLazyGreedy(epsilon=1e-9)):
+        res = maximize(f, k, opt)
         np.testing.assert_array_equal(res.indices, ref_idx)
         np.testing.assert_allclose(res.gains, ref_gains, rtol=1e-6, atol=1e-9)
     # exact-greedy gains never increase for submodular functions
@@ -131,7 +138,7 @@ def test_naive_equals_definition_and_lazy_matches(name, f, f_def):
 @pytest.mark.parametrize("name,f,f_def", CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
 def test_gains_sum_to_objective_and_definition(name, f, f_def, opt):
-    res = maximize(f, 6, opt, random_state=3)
+    res = maximize(f, 6, as_optimizer(opt, random_state=3))
     assert len(res) == 6 and len(set(res.indices.tolist())) == 6
     assert res.gains.sum() == pytest.approx(res.objective, rel=1e-9, abs=1e-9)
     assert res.objective == pytest.approx(f_def(res.indices.tolist()), rel=1e-6, abs=1e-9)
@@ -187,7 +194,9 @@ def test_cost_aware_greedy_matches_definition(opt):
 def test_cost_aware_stochastic_respects_budget_and_k():
     S = random_similarity(40, 2)
     costs = np.random.default_rng(2).uniform(0.5, 2.0, 40)
-    res = maximize(FacilityLocation(S), 5, "stochastic", costs=costs, budget=3.0, random_state=0)
+    res = maximize(
+        FacilityLocation(S), 5, StochasticGreedy(random_state=0), costs=costs, budget=3.0
+    )
     assert len(res) <= 5 and costs[res.indices].sum() <= 3.0 + 1e-9
     capped = maximize(FacilityLocation(S), 2, "lazy", costs=costs, budget=100.0)
     assert len(capped) == 2
@@ -196,15 +205,15 @@ def test_cost_aware_stochastic_respects_budget_and_k():
 def test_stochastic_is_deterministic_and_close_to_lazy():
     G = sp.csr_matrix(random_similarity(300, 4, density=0.05))
     f = FacilityLocation(G)
-    a = maximize(f, 30, "stochastic", random_state=7)
-    b = maximize(f, 30, "stochastic", random_state=7)
+    a = maximize(f, 30, StochasticGreedy(random_state=7))
+    b = maximize(f, 30, StochasticGreedy(random_state=7))
     np.testing.assert_array_equal(a.indices, b.indices)
-    c = maximize(f, 30, "stochastic", random_state=8)
+    c = maximize(f, 30, StochasticGreedy(random_state=8))
     assert not np.array_equal(a.indices, c.indices)
     lazy = maximize(f, 30, "lazy")
     assert a.objective >= 0.9 * lazy.objective
     state = np.random.get_state()  # noqa: NPY002 - checking the legacy global state is untouched
-    maximize(f, 30, "stochastic", random_state=1)
+    maximize(f, 30, StochasticGreedy(random_state=1))
     assert np.all(np.random.get_state()[1] == state[1])  # noqa: NPY002
 
 
@@ -264,11 +273,9 @@ def test_stochastic_takes_the_best_of_each_sample(with_costs, seed):
     res = maximize(
         FacilityLocation(sp.csr_matrix(S)),
         k,
-        "stochastic",
+        StochasticGreedy(epsilon, random_state=seed),
         costs=costs if with_costs else None,
         budget=budget,
-        epsilon=epsilon,
-        random_state=seed,
     )
     seed = int(np.random.default_rng(seed).integers(0, 2**63 - 1))
     sample_size = int(np.ceil(n / k * np.log(1 / epsilon)))
@@ -422,7 +429,7 @@ def test_bad_maximize_arguments():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         maximize(f, 2, "greedyish")
     with pytest.raises(ValueError, match="epsilon must lie in"):
-        maximize(f, 2, "stochastic", epsilon=1.5)
+        StochasticGreedy(epsilon=1.5)
     with pytest.raises(TypeError, match="function must be a SubmodularFunction"):
         maximize(np.eye(3), 2)
     with pytest.raises(ValueError, match="lam must be"):
@@ -508,8 +515,8 @@ def test_implicit_equals_its_rows_stored(metric, opt):
     stored = implicit.rows(np.arange(250))
     costs = np.random.default_rng(2).uniform(0.5, 2.0, 250)
     for kwargs in ({}, {"costs": costs, "budget": 20.0}):
-        a = maximize(FacilityLocation(implicit), 40, opt, random_state=0, **kwargs)
-        b = maximize(FacilityLocation(stored), 40, opt, random_state=0, **kwargs)
+        a = maximize(FacilityLocation(implicit), 40, as_optimizer(opt, random_state=0), **kwargs)
+        b = maximize(FacilityLocation(stored), 40, as_optimizer(opt, random_state=0), **kwargs)
         np.testing.assert_array_equal(a.indices, b.indices)
         np.testing.assert_array_equal(a.gains, b.gains)
         assert a.objective == pytest.approx(FacilityLocation(stored).evaluate(a.indices), rel=1e-12)
@@ -540,7 +547,7 @@ def test_implicit_identical_points_give_zero_gains():
     # every distance is 0: top = 0, a zero code scale, and ties broken towards index 0
     implicit = ImplicitSimilarity(np.ones((20, 3)), "euclidean")
     for opt in ("lazy", "naive", "stochastic"):
-        res = maximize(FacilityLocation(implicit), 3, opt, random_state=0)
+        res = maximize(FacilityLocation(implicit), 3, as_optimizer(opt, random_state=0))
         assert res.gains.tolist() == [0.0, 0.0, 0.0] and len(set(res.indices.tolist())) == 3
     assert maximize(FacilityLocation(implicit), 3, "lazy").indices.tolist() == [0, 1, 2]
 
@@ -570,7 +577,7 @@ def test_property_lazy_equals_naive_and_definition(n, seed, density, data):
     np.testing.assert_allclose(lazy.gains, ref_gains, atol=1e-9)
     assert lazy.gains.sum() == pytest.approx(lazy.objective, abs=1e-9)
     assert np.all(np.diff(lazy.gains) <= 1e-9)
-    stoch = maximize(f, k, "stochastic", random_state=seed)
+    stoch = maximize(f, k, StochasticGreedy(random_state=seed))
     assert stoch.objective == pytest.approx(fl_def(S, stoch.indices.tolist()), abs=1e-9)
     assert len(set(stoch.indices.tolist())) == k
 
@@ -620,8 +627,8 @@ def test_loose_bounds_and_bulk_refresh_keep_lazy_exact():
     naive = maximize(FacilityLocation(S), 60, "naive")
     np.testing.assert_array_equal(lazy.indices, naive.indices)
     np.testing.assert_array_equal(lazy.gains, naive.gains)
-    stochastic = maximize(_LooselyBoundedFL(S), 60, "stochastic", random_state=0)
-    plain = maximize(FacilityLocation(S), 60, "stochastic", random_state=0)
+    stochastic = maximize(_LooselyBoundedFL(S), 60, StochasticGreedy(random_state=0))
+    plain = maximize(FacilityLocation(S), 60, StochasticGreedy(random_state=0))
     np.testing.assert_array_equal(stochastic.indices, plain.indices)
 
 

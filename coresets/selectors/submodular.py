@@ -13,12 +13,14 @@ import numpy as np
 from .._device import cuda_available
 from .._validation import DEFAULT_MEMORY_BUDGET, check_int
 from ..submodular import (
+    ApproximateLazyGreedy,
     FacilityLocation,
     FeatureBased,
     GraphCut,
     ImplicitSimilarity,
     Mixture,
     SaturatedCoverage,
+    StochasticGreedy,
     maximize,
     similarity,
 )
@@ -111,16 +113,12 @@ class _SubmodularSelector(BaseSelector):
 
     def _select(self, X, k, costs, budget, rng):
         function, S = self._build(X, rng)
-        sel = maximize(
-            function,
-            k,
-            self.optimizer,
-            costs=costs,
-            budget=budget,
-            epsilon=self.epsilon,
-            random_state=rng,
-            progress=self.progress,
-        )
+        optimizer = self.optimizer
+        if optimizer == "stochastic":
+            optimizer = StochasticGreedy(self.epsilon, random_state=rng)
+        elif optimizer == "approximate-lazy":
+            optimizer = ApproximateLazyGreedy(self.epsilon)
+        sel = maximize(function, k, optimizer, costs=costs, budget=budget, progress=self.progress)
         return _Result(sel.indices, sel.gains, sel.objective, self._weights(X, S, sel.indices))
 
     def _weight_metric(self):

@@ -14,6 +14,7 @@ from coresets.submodular.optimizers import (
     LazyGreedy,
     NaiveGreedy,
     StochasticGreedy,
+    as_optimizer,
     maximize,
 )
 from coresets.submodular.similarity import ImplicitSimilarity, similarity
@@ -31,6 +32,7 @@ __all__ = [
     "NaiveGreedy",
     "StochasticGreedy",
     "maximize",
+    "as_optimizer",
     "similarity",
     "ImplicitSimilarity",
 ]

@@ -26,6 +26,7 @@ from coresets.submodular.functions import SubmodularFunction
 
 __all__ = [
     "maximize",
+    "as_optimizer",
     "NaiveGreedy",
     "LazyGreedy",
     "ApproximateLazyGreedy",
@@ -401,7 +402,23 @@ def _check_epsilon(epsilon):
     return float(epsilon)
 
 
-def _make_optimizer(optimizer, epsilon, random_state):
+def as_optimizer(optimizer, *, random_state=None):
+    """The optimiser object for ``optimizer``: an object is returned as it is.
+
+    A name from :data:`OPTIMIZERS` builds that class with its defaults; ``random_state``
+    seeds the one that draws (``"stochastic"``) and is ignored by the others, which do
+    not draw. To set an optimiser's own knobs (``epsilon``), pass the object.
+
+    Parameters
+    ----------
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"} or optimizer object
+    random_state : None, int or numpy Generator
+        Seed of ``"stochastic"`` when it is given by name.
+
+    Returns
+    -------
+    object with a ``run(function, state, k, available, knapsack, progress)`` method
+    """
     if not isinstance(optimizer, str):
         if not hasattr(optimizer, "run"):
             raise TypeError(
@@ -412,9 +429,7 @@ def _make_optimizer(optimizer, epsilon, random_state):
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if optimizer == "stochastic":
-        return StochasticGreedy(epsilon=epsilon, random_state=random_state)
-    if optimizer == "approximate-lazy":
-        return ApproximateLazyGreedy(epsilon=epsilon)
+        return StochasticGreedy(random_state=random_state)
     return OPTIMIZERS[optimizer]()
 
 
@@ -426,8 +441,6 @@ def maximize(
     initial_subset=None,
     costs=None,
     budget=None,
-    epsilon=0.01,
-    random_state=None,
     progress=False,
 ) -> Selection:
     """Greedily maximise a submodular ``function`` under a cardinality or knapsack constraint.
@@ -440,9 +453,11 @@ def maximize(
         Number of elements to add (a float in (0, 1] is a fraction of the elements
         not in ``initial_subset``). Required unless ``budget`` is given; with a
         budget it caps the count.
-    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"} or optimizer object
-        ``lazy`` returns the exact greedy result fastest; ``stochastic`` trades a
-        little objective for speed on large ``n``.
+    optimizer : optimizer object or {"lazy", "naive", "stochastic", "approximate-lazy"}
+        ``LazyGreedy()`` returns the exact greedy result fastest;
+        ``StochasticGreedy(epsilon, random_state=...)`` trades a little objective for
+        speed on large ``n``. The knobs live on the objects; a name builds the class
+        with its defaults (see :func:`as_optimizer`).
     initial_subset : array-like of int, optional
         Elements already in the set; they are not returned and never chosen again.
     costs : array-like of float, shape (n,), optional
@@ -450,10 +465,6 @@ def maximize(
         per cost and skips elements that no longer fit (cost-aware greedy).
     budget : float, optional
         Total cost allowed; requires ``costs``.
-    epsilon : float, default 0.01
-        Accuracy of ``stochastic`` and ``approximate-lazy``.
-    random_state : None, int or numpy Generator
-        Seed for ``stochastic``.
     progress : bool, default False
         Show a tqdm progress bar.
 
@@ -495,7 +506,7 @@ def maximize(
         raise ValueError("k is required (the number of elements to select) unless budget is given")
     else:
         k = check_n_select(k, n_free, "k")
-    opt = _make_optimizer(optimizer, epsilon, random_state)
+    opt = as_optimizer(optimizer)
 
     state = function.init_state()
     for j in initial.tolist():
