@@ -57,7 +57,7 @@ def build_graph(n, kind="exact", n_neighbors=32):
         # the library's own recall-tuned IVF graph (exact search at 1M takes ~20 min here)
         from coresets.knn import knn_graph
 
-        G = knn_graph(X, n_neighbors, metric="cosine", index="ivf", random_state=0, progress=False)
+        G = knn_graph(X, n_neighbors=n_neighbors, metric="cosine", index="ivf", random_state=0)
         DATA.mkdir(exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
         sp.save_npz(tmp, G)

@@ -56,18 +56,18 @@ def peak_rss_gib() -> float:
 
 def quality(args, data_dir: Path, rows: list) -> dict:
     from coresets.knn import knn_graph
-    from coresets.streaming import open_shards, select_from_shards
+    from coresets.shards import open_shards
+    from coresets.streaming import RandGreeDi, SieveStreaming, select_from_shards
     from coresets.submodular import FacilityLocation, maximize
 
     path = data_dir / "quality"
     make_shards(path, args.n_quality, args.dim, args.shard_size, args.centers, seed=1)
     data = open_shards(path)
-    n = data.n_samples
+    n = data.n_rows
     k = max(1, int(round(args.frac * n)))
     X = data.take(np.arange(n))
     t = time.perf_counter()
-    graph = knn_graph(X, n_neighbors=args.n_neighbors, metric="cosine", random_state=0,
-                      progress=False)  # fmt: skip
+    graph = knn_graph(X, n_neighbors=args.n_neighbors, metric="cosine", random_state=0)
     del X
     f = FacilityLocation(graph)
     central = maximize(f, k, "lazy")
@@ -79,12 +79,12 @@ def quality(args, data_dir: Path, rows: list) -> dict:
     runs = []
     methods = set(args.methods.split(","))
     if "greedi" in methods:
-        runs.append(("RandGreeDi (in-process)", dict(partition_size=args.partition_size)))
+        runs.append(("RandGreeDi (in-process)", RandGreeDi(partition_size=args.partition_size)))
     if "sieve" in methods:
-        runs.append(("Sieve-Streaming++", dict(algorithm="sieve", sample_size=args.sieve_sample)))
-    for name, kw in runs:
+        runs.append(("Sieve-Streaming++", SieveStreaming(sample_size=args.sieve_sample)))
+    for name, algorithm in runs:
         t = time.perf_counter()
-        sel = select_from_shards(path, k, random_state=0, progress=False, weights="sample", **kw)
+        sel = select_from_shards(path, k, algorithm=algorithm, weighting="sample", random_state=0)
         dt = time.perf_counter() - t
         value = f.evaluate(sel.indices)
         rows.append((name, n, k, value, value / ref, dt))
@@ -99,13 +99,13 @@ def quality(args, data_dir: Path, rows: list) -> dict:
 def dask_part(args, q: dict, rows: list) -> None:
     from distributed import Client, LocalCluster
 
-    from coresets.streaming import select_from_shards
+    from coresets.streaming import RandGreeDi, select_from_shards
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
         t = time.perf_counter()
-        sel = select_from_shards(q["path"], q["k"], random_state=0, progress=False,
-                                 weights="sample", partition_size=args.partition_size,
+        sel = select_from_shards(q["path"], q["k"], random_state=0, weighting="sample",
+                                 algorithm=RandGreeDi(partition_size=args.partition_size),
                                  client=client)  # fmt: skip
         dt = time.perf_counter() - t
     value = q["f"].evaluate(sel.indices)
@@ -118,7 +118,7 @@ def dask_part(args, q: dict, rows: list) -> None:
 
 
 def big(args, data_dir: Path) -> None:
-    from coresets.streaming import select_from_shards
+    from coresets.streaming import RandGreeDi, select_from_shards
 
     path = data_dir / "big"
     t = time.perf_counter()
@@ -129,8 +129,8 @@ def big(args, data_dir: Path) -> None:
           f"peak RSS so far {peak_rss_gib():.2f} GiB")  # fmt: skip
     k = max(1, int(round(args.frac * args.n_big)))
     t = time.perf_counter()
-    sel = select_from_shards(path, k, random_state=0, progress=args.progress, weights="sample",
-                             partition_size=args.partition_size,
+    sel = select_from_shards(path, k, random_state=0, progress=args.progress, weighting="sample",
+                             algorithm=RandGreeDi(partition_size=args.partition_size),
                              checkpoint_dir=data_dir / "big_ckpt")  # fmt: skip
     dt = time.perf_counter() - t
     rss = peak_rss_gib()

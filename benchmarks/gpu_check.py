@@ -46,12 +46,24 @@ def check_knn(n: int, d: int, k: int, index: str) -> None:
     X = _blobs(n, d)
     g_gpu, t_gpu = _timed(
         lambda: knn_graph(
-            X, k, "euclidean", index=index, device="cuda", random_state=0, progress=False
+            X,
+            n_neighbors=k,
+            metric="euclidean",
+            index=index,
+            device="cuda",
+            random_state=0,
+            progress=False,
         )
     )
     g_cpu, t_cpu = _timed(
         lambda: knn_graph(
-            X, k, "euclidean", index=index, device="cpu", random_state=0, progress=False
+            X,
+            n_neighbors=k,
+            metric="euclidean",
+            index=index,
+            device="cpu",
+            random_state=0,
+            progress=False,
         )
     )
     same_rows = np.mean(
@@ -71,8 +83,8 @@ def check_knn(n: int, d: int, k: int, index: str) -> None:
         diff = abs(g_gpu - g_cpu).max() if same_rows == 1.0 else float("nan")
         line += f", max |sim diff| {diff:.2e}"
     else:
-        r_gpu = knn_recall(X, g_gpu, 1000, "euclidean", random_state=1)
-        r_cpu = knn_recall(X, g_cpu, 1000, "euclidean", random_state=1)
+        r_gpu = knn_recall(X, g_gpu, sample=1000, metric="euclidean", random_state=1)
+        r_cpu = knn_recall(X, g_cpu, sample=1000, metric="euclidean", random_state=1)
         line += f", recall GPU {r_gpu:.3f} CPU {r_cpu:.3f}"
     print(line, flush=True)
 

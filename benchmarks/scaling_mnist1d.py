@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from coresets.demo import selection_features
 from coresets.scaling import (
     Method,
     data_efficiency,
@@ -22,6 +21,8 @@ from coresets.scaling import (
     load_mnist1d,
     plot_scaling,
     scaling_curve,
+    selection_features,
+    write_report,
 )
 from coresets.selectors import FacilityLocationSelector, KCenterGreedySelector
 
@@ -33,7 +34,7 @@ def main():
     p.add_argument("--features", default="raw,standardized,encoder")
     p.add_argument("--variants", default="plain", help="plain,per_class,weighted")
     p.add_argument("--k-center", action="store_true", help="add k-center on each feature kind")
-    p.add_argument("--pool", type=int, default=None, help="MNIST-1D num_samples (80%% train)")
+    p.add_argument("--pool", type=int, default=None, help="MNIST-1D n_rows (80%% train)")
     p.add_argument("--out", default="runs/bench_mnist1d")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
@@ -69,7 +70,8 @@ def main():
     )
     wall = time.perf_counter() - t0
     png = plot_scaling(res, f"{a.out}/scaling.png", title=f"MNIST-1D ({len(data.X)} pool)")
-    print(f"\n{len(res)} cells in {wall:.0f} s; plot {png}, report {png.with_suffix('.md')}\n")
+    report = write_report(res, png.with_suffix(".md"), plot=png)
+    print(f"\n{len(res)} cells in {wall:.0f} s; plot {png}, report {report}\n")
     summ = {(r["method"], r["size"]): r for r in res.summary()}
     head = f"{'method':28s}" + "".join(f"{s:>14d}" for s in res.sizes)
     print("mean test accuracy (± std over seeds)\n" + head)

@@ -33,3 +33,18 @@ def resolve_device(device="auto", name: str = "device"):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{name}={device!r} was requested but CUDA is not available")
     return dev
+
+
+def cuda_device(device, name: str = "device"):
+    """The CUDA ``torch.device`` that ``device`` asks for, or None when it means the CPU.
+
+    ``"auto"`` means CUDA when present; ``"cpu"`` and ``torch.device("cpu")`` mean the CPU
+    alike, so a caller that computes with numpy on the CPU and torch on a GPU returns
+    the same type for both spellings.
+    """
+    if isinstance(device, str) and device == "cpu":
+        return None  # without importing torch (seconds, and hundreds of MB)
+    if isinstance(device, str) and device == "auto" and not cuda_available():
+        return None
+    dev = resolve_device(device, name)
+    return None if dev.type == "cpu" else dev

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from coresets._validation import check_option
+
 __all__ = ["METRICS", "check_metric", "unit_rows", "faiss_metric"]
 
 #: The metrics on embeddings, in the order error messages list them.
@@ -74,8 +76,7 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
     -------
     ndarray of shape (n, d), C-contiguous
     """
-    if zero_rows not in _ZERO_ROWS:
-        raise ValueError(f"zero_rows must be one of {_ZERO_ROWS}, got {zero_rows!r}")
+    check_option(zero_rows, _ZERO_ROWS, "zero_rows")
     X = np.asarray(X)
     if dtype is None:
         dtype = X.dtype if X.dtype.kind == "f" else np.float64

@@ -16,6 +16,52 @@ import scipy.sparse as sp
 DEFAULT_MEMORY_BUDGET = 8 * 1024**3
 
 
+def is_torch(x) -> bool:
+    """True for a torch tensor (checked without importing torch)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach") and hasattr(x, "device")
+
+
+def check_numeric(arr, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` unless the numpy array ``arr`` holds numbers."""
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+
+
+def check_option(value, options, name: str):
+    """Return ``value`` if it is one of ``options`` (strings), else raise ``ValueError``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
+    return value
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = True,
+    high_open: bool = True,
+) -> float:
+    """Return ``value`` as a finite float in the interval given by ``low``/``high``.
+
+    The bounds are open by default (``low < value < high``); ``low_open=False`` or
+    ``high_open=False`` closes that end. Booleans are refused (``True`` is not a number).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or below or above:
+        if high is None:
+            want = f"be a finite number {'>' if low_open else '>='} {low:g}"
+        else:
+            want = f"lie in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must {want}, got {value}")
+    return value
+
+
 def check_random_state(random_state) -> np.random.Generator:
     """Return a fresh ``numpy.random.Generator`` and never touch global state.
 
@@ -78,16 +124,15 @@ def check_array_2d(X, name: str = "X", *, dtype=(np.float64, np.float32), copy=F
     """
     if sp.issparse(X):
         raise TypeError(f"{name} must be a dense array, got a sparse matrix")
-    if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
+    if is_torch(X):
         X = X.detach().cpu().numpy()
     try:
         arr = np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged lists
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    check_numeric(arr, name)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
+        raise ValueError(f"{name} must be 2-D (n_rows, n_features), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     target = arr.dtype if arr.dtype in dtype else dtype[0]
@@ -96,14 +141,24 @@ def check_array_2d(X, name: str = "X", *, dtype=(np.float64, np.float32), copy=F
     return arr
 
 
-def check_nonnegative(array, name: str) -> None:
-    """Raise ``ValueError`` naming ``name`` if any entry is negative."""
+def check_nonnegative(array, name: str, *, message: str | None = None) -> None:
+    """Raise ``ValueError`` naming ``name`` if any entry is negative.
+
+    ``message``, optional, replaces the wording: a format string with ``{name}`` and
+    ``{min}`` (scikit-learn's estimator checks look for their own phrase).
+    """
     data = array.data if sp.issparse(array) else array
     if data.size and data.min() < 0:
-        raise ValueError(
-            f"{name} must be non-negative (min is {float(data.min()):.4g}); shift or clip "
+        _refuse_negative(float(data.min()), name, message)
+
+
+def _refuse_negative(minimum: float, name: str, message: str | None = None):
+    if message is None:
+        message = (
+            "{name} must be non-negative (min is {min:.4g}); shift or clip "
             "similarities, e.g. use max(cos, 0) or metric='euclidean'"
         )
+    raise ValueError(message.format(name=name, min=minimum))
 
 
 def check_elements(indices, n: int, name: str) -> np.ndarray:
@@ -144,7 +199,7 @@ def check_costs(costs, n: int, name: str = "costs") -> np.ndarray:
     return arr
 
 
-def check_memory(n_bytes: int, what: str, name: str, budget: int | None) -> None:
+def check_dense_budget(n_bytes: int, what: str, name: str, budget: int | None) -> None:
     """Refuse a dense allocation of ``n_bytes`` that exceeds ``budget``."""
     budget = DEFAULT_MEMORY_BUDGET if budget is None else budget
     if n_bytes > budget:
@@ -153,3 +208,67 @@ def check_memory(n_bytes: int, what: str, name: str, budget: int | None) -> None
             f"budget of {budget / 1024**3:.2f} GiB; use a sparse kNN graph instead "
             "(pass n_neighbors=32, or coresets.knn.knn_graph)"
         )
+
+
+def check_similarity(
+    similarity,
+    *,
+    name: str = "similarity",
+    square=False,
+    nonnegative=True,
+    negative_message: str | None = None,
+):
+    """Validate a stored similarity matrix; return ``(kind, matrix)``.
+
+    ``kind`` is ``"numpy"`` (a C-ordered float32/float64 array), ``"sparse"`` (CSR with
+    float32/float64 data, duplicates summed, indices sorted) or ``"torch"`` (a
+    floating, detached tensor on its own device). Raises naming ``name`` when the
+    matrix is not 2-D, is empty, is not square (``square=True``), holds NaN or inf, or
+    holds negative values (``nonnegative=True``; ``negative_message`` rewords that error,
+    see :func:`check_nonnegative`).
+    """
+    if sp.issparse(similarity):
+        S = sp.csr_matrix(similarity)  # CSC/COO become CSR in O(nnz), never dense
+        if S.dtype not in (np.float32, np.float64):
+            S = S.astype(np.float64)
+        S.sum_duplicates()
+        S.sort_indices()
+        kind = "sparse"
+    elif is_torch(similarity):
+        import torch
+
+        S = similarity.detach()
+        if not torch.is_floating_point(S):
+            S = S.to(torch.float32)
+        kind = "torch"
+    else:
+        if isinstance(similarity, (str, bytes)) or similarity is None:
+            raise TypeError(
+                f"{name} must be a numpy array, torch tensor or scipy sparse matrix, "
+                f"got {type(similarity).__name__}"
+            )
+        S = np.asarray(similarity)
+        check_numeric(S, name)
+        if S.dtype not in (np.float32, np.float64):
+            S = S.astype(np.float64)
+        kind = "numpy"
+    if S.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {tuple(S.shape)}")
+    if kind == "numpy":
+        S = np.ascontiguousarray(S)
+    if 0 in S.shape:
+        raise ValueError(f"{name} is empty (shape {tuple(S.shape)})")
+    if square and S.shape[0] != S.shape[1]:
+        raise ValueError(f"{name} must be square (n x n), got shape {tuple(S.shape)}")
+    if kind == "torch":
+        import torch
+
+        if not bool(torch.isfinite(S).all()):
+            raise ValueError(f"{name} contains NaN or inf values; remove or impute them first")
+        if nonnegative and float(S.min()) < 0:
+            _refuse_negative(float(S.min()), name, negative_message)
+    else:
+        check_finite(S, name)
+        if nonnegative:
+            check_nonnegative(S, name, message=negative_message)
+    return kind, S

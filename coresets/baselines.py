@@ -10,7 +10,9 @@
   mean of all points.
 
 Both run as torch kernels on the CPU or a GPU (``device``), one ``O(n d)`` pass per
-pick, and return plain arrays; the estimators in :mod:`coresets.selectors` wrap them.
+pick, and return a :class:`~coresets.selection.Selection` whose ``gains`` are the trace
+each one tracks (covering radius, mean discrepancy) and whose ``objective`` is its last
+value; the estimators in :mod:`coresets.selectors` wrap them.
 """
 
 from __future__ import annotations
@@ -19,28 +21,39 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._device import resolve_device
+from ._metrics import check_metric, unit_rows
 from ._validation import check_array_2d, check_indices, check_n_select, check_random_state
+from .selection import Selection
 
 __all__ = ["k_center_greedy", "herding"]
 
-_METRICS = ("euclidean", "cosine")
-
-
-def _check_metric(metric) -> str:
-    if not isinstance(metric, str) or metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
-    return metric
+#: The metrics both baselines take: a distance between rows (no inner-product "distance").
+METRICS = ("euclidean", "cosine")
 
 
 def _to_device(X: np.ndarray, metric: str, device):
     import torch
 
-    # torch refuses read-only buffers (memory maps): copy those, share the rest.
-    Xt = torch.from_numpy(np.require(X, requirements=["C", "W"])).to(resolve_device(device))
     if metric == "cosine":
-        # Zero rows stay zero rather than NaN.
-        Xt = Xt / Xt.norm(dim=1, keepdim=True).clamp_min(torch.finfo(Xt.dtype).tiny)
-    return Xt
+        # a zero row stays zero (distance 1 to every unit row) rather than stopping the run
+        X = unit_rows(X, zero_rows="keep")
+    # torch refuses read-only buffers (memory maps): copy those, share the rest.
+    return torch.from_numpy(np.require(X, requirements=["C", "W"])).to(resolve_device(device))
+
+
+def _check_initial_and_k(initial_subset, k, n):
+    """The initial centres (int64) and the number of points to add beside them."""
+    init = (
+        np.zeros(0, dtype=np.int64)
+        if initial_subset is None
+        else check_indices(initial_subset, n, "initial_subset")
+    )
+    if init.size >= n:
+        raise ValueError(f"initial_subset already holds all {n} points; nothing left to choose")
+    k = check_n_select(k, n, "k")
+    if k > n - init.size:
+        raise ValueError(f"k={k} is larger than the {n - init.size} points outside initial_subset")
+    return init, k
 
 
 def k_center_greedy(
@@ -75,27 +88,18 @@ def k_center_greedy(
 
     Returns
     -------
-    indices : ndarray of int64, shape (k,)
-        Chosen points in selection order.
-    radii : ndarray of float64, shape (k,)
-        Covering radius ``max_i min_{c chosen} d(i, c)`` after each pick (initial subset
-        included); non-increasing, ``radii[-1]`` is the final radius.
+    Selection
+        ``indices`` (int64, shape (k,)): chosen points in selection order. ``gains``
+        (float64, shape (k,)): the covering radius ``max_i min_{c chosen} d(i, c)``
+        after each pick (initial subset included), non-increasing. ``objective``: the
+        final radius, ``gains[-1]`` (lower is better, unlike a submodular objective).
     """
     import torch
 
     X = check_array_2d(X, "X")
-    metric = _check_metric(metric)
+    metric = check_metric(metric, allowed=METRICS)
     n = X.shape[0]
-    init = (
-        np.zeros(0, dtype=np.int64)
-        if initial_subset is None
-        else check_indices(initial_subset, n, "initial_subset")
-    )
-    if init.size >= n:
-        raise ValueError(f"initial_subset already holds all {n} points; nothing left to choose")
-    k = check_n_select(k, n, "k")
-    if k > n - init.size:
-        raise ValueError(f"k={k} is larger than the {n - init.size} points outside initial_subset")
+    init, k = _check_initial_and_k(initial_subset, k, n)
     rng = check_random_state(random_state)
 
     Xt = _to_device(X, metric, device)
@@ -127,7 +131,7 @@ def k_center_greedy(
         radii[t] = float(min_d.max())
     if metric == "euclidean":
         radii = np.sqrt(radii)
-    return indices, radii
+    return Selection(indices, radii, float(radii[-1]))
 
 
 def herding(X, k, *, metric="euclidean", device="auto", progress=False):
@@ -151,16 +155,16 @@ def herding(X, k, *, metric="euclidean", device="auto", progress=False):
 
     Returns
     -------
-    indices : ndarray of int64, shape (k,)
-        Chosen points in selection order.
-    distances : ndarray of float64, shape (k,)
-        ``||mu - mean(chosen)||`` after each pick (the maximum mean discrepancy of
-        the linear kernel).
+    Selection
+        ``indices`` (int64, shape (k,)): chosen points in selection order. ``gains``
+        (float64, shape (k,)): ``||mu - mean(chosen)||`` after each pick (the maximum
+        mean discrepancy of the linear kernel). ``objective``: its final value,
+        ``gains[-1]`` (lower is better).
     """
     import torch
 
     X = check_array_2d(X, "X")
-    metric = _check_metric(metric)
+    metric = check_metric(metric, allowed=METRICS)
     n = X.shape[0]
     k = check_n_select(k, n, "k")
     Xt = _to_device(X, metric, device)
@@ -180,4 +184,4 @@ def herding(X, k, *, metric="euclidean", device="auto", progress=False):
         total += Xt[c].to(torch.float64)
         indices[t] = c
         distances[t] = float(torch.linalg.vector_norm(mu - total / (t + 1)))
-    return indices, distances
+    return Selection(indices, distances, float(distances[-1]))

@@ -86,7 +86,9 @@ def _build_parser():
     s.add_argument(
         "--per-class", action="store_true", help="select within each class (needs --labels)"
     )
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--seed", type=int, default=0, help="random_state of the selector and the kNN index"
+    )
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (shard directories)")
     s.add_argument("--checkpoint-dir", default=None, help="resume point for shard directories")
     s.add_argument("--out", required=True, help="output directory")
@@ -105,7 +107,7 @@ def _build_parser():
     )
     c.add_argument("--weighted", action="store_true", help="use the selectors' weights in the loss")
     c.add_argument(
-        "--num-samples", type=_positive_int, default=None, help="mnist1d: total examples"
+        "--n-rows", type=_positive_int, default=None, help="mnist1d: total examples generated"
     )
     c.add_argument("--max-steps", type=_positive_int, default=None, help="trainer step cap")
     c.add_argument("--out", required=True, help="output directory (resumes finished cells)")
@@ -120,82 +122,12 @@ def _build_parser():
 
 
 def _cmd_select(a):
-    from . import _io
-    from .scaling.experiment import make_selector
-    from .selection import Selection
-
     path = Path(a.input)
     if not path.exists():
         raise UsageError(f"--input {path} does not exist")
-    n_samples = parse_size(a.n_samples)
     t0 = time.perf_counter()
-    if path.is_dir():
-        from .streaming import select_from_shards
-
-        if a.labels or a.per_class:
-            raise UsageError("--labels/--per-class are not supported for shard directories")
-        client = None
-        if a.scheduler:
-            from dask.distributed import Client
-
-            client = Client(a.scheduler)
-        kwargs = {"method": a.method.replace("-", "_")}
-        if a.n_neighbors is not None:
-            kwargs["n_neighbors"] = a.n_neighbors
-        if a.metric is not None:
-            kwargs["metric"] = a.metric
-        try:
-            sel = select_from_shards(
-                path,
-                n_samples,
-                client=client,
-                checkpoint_dir=a.checkpoint_dir,
-                random_state=a.seed,
-                progress=not a.no_progress,
-                **kwargs,
-            )
-        finally:
-            if client is not None:
-                client.close()
-        n_rows = None
-    else:
-        if a.scheduler or a.checkpoint_dir:
-            raise UsageError("--scheduler/--checkpoint-dir apply to shard directories only")
-        try:
-            X = _io.load_npy(path)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--input {path} could not be read as .npy: {exc}") from None
-        n_rows = int(X.shape[0]) if X.ndim else 0
-        y = None
-        if a.labels:
-            try:
-                y = _io.load_npy(a.labels)
-            except (OSError, ValueError) as exc:
-                raise UsageError(f"--labels {a.labels} could not be read as .npy: {exc}") from None
-        if a.per_class and y is None:
-            raise UsageError("--per-class needs --labels")
-        est = make_selector(a.method, n_samples, a.seed)
-        params = est.get_params()
-        for opt, key, val in (
-            ("--n-neighbors", "n_neighbors", a.n_neighbors),
-            ("--metric", "metric", a.metric),
-            ("--per-class", "per_class", a.per_class or None),
-        ):
-            if val is None:
-                continue
-            if key not in params:
-                raise UsageError(f"{opt} does not apply to --method {a.method}")
-            est.set_params(**{key: val})
-        if "progress" in params:
-            est.set_params(progress=not a.no_progress)
-        est.fit(X, y)
-        sel = Selection(est.ranking_, est.gains_, est.objective_, est.weights_)
+    sel, n_rows = _select_shards(a) if path.is_dir() else _select_array(a)
     elapsed = time.perf_counter() - t0
-    out = Path(a.out)
-    _io.save_npy(out / "indices.npy", sel.indices)
-    _io.save_npy(out / "gains.npy", sel.gains)
-    if sel.weights is not None:
-        _io.save_npy(out / "weights.npy", sel.weights)
     summary = {
         "input": str(path),
         "method": a.method,
@@ -204,18 +136,105 @@ def _cmd_select(a):
         "objective": sel.objective if np.isfinite(sel.objective) else None,
         "seed": a.seed,
         "seconds": round(elapsed, 3),
-        "files": ["indices.npy", "gains.npy"]
-        + (["weights.npy"] if sel.weights is not None else []),
     }
-    _io.save_json(out / "summary.json", summary)
+    out = Path(a.out)
+    _write_selection(out, sel, summary)
     print(
         f"selected {len(sel)} rows in {elapsed:.2f} s -> {out}/indices.npy (summary.json beside it)"
     )
     return 0
 
 
+def _select_shards(a):
+    """``(Selection, None)`` from a shard directory, on a Dask cluster with --scheduler."""
+    from .selectors.registry import method_key
+    from .streaming import RandGreeDi, select_from_shards
+
+    if a.labels or a.per_class:
+        raise UsageError("--labels/--per-class are not supported for shard directories")
+    if method_key(a.method) != "facility_location":
+        raise UsageError(
+            f"--method {a.method} does not apply to shard directories (facility-location only)"
+        )
+    n_samples = parse_size(a.n_samples)
+    graph = {}
+    if isinstance(a.n_neighbors, int):  # None or "auto": the algorithm's default
+        graph["n_neighbors"] = a.n_neighbors
+    if a.metric is not None:
+        graph["metric"] = a.metric
+    algorithm = RandGreeDi(**graph)  # checks the settings before a cluster is contacted
+    client = None
+    if a.scheduler:
+        from dask.distributed import Client
+
+        client = Client(a.scheduler)
+    try:
+        sel = select_from_shards(
+            Path(a.input),
+            n_samples,
+            algorithm=algorithm,
+            client=client,
+            checkpoint_dir=a.checkpoint_dir,
+            random_state=a.seed,
+            progress=not a.no_progress,
+        )
+    finally:
+        if client is not None:
+            client.close()
+    return sel, None
+
+
+def _select_array(a):
+    """``(Selection, n_rows)`` from an ``.npy`` of embeddings, by a registered selector."""
+    from . import _io
+    from .selectors.registry import make_selector
+
+    if a.scheduler or a.checkpoint_dir:
+        raise UsageError("--scheduler/--checkpoint-dir apply to shard directories only")
+    n_samples = parse_size(a.n_samples)
+    try:
+        X = _io.load_npy(a.input)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--input {a.input} could not be read as .npy: {exc}") from None
+    y = None
+    if a.labels:
+        try:
+            y = _io.load_npy(a.labels)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--labels {a.labels} could not be read as .npy: {exc}") from None
+    if a.per_class and y is None:
+        raise UsageError("--per-class needs --labels")
+    est = make_selector(a.method, n_samples, random_state=a.seed, progress=not a.no_progress)
+    params = est.get_params()
+    for opt, key, val in (
+        ("--n-neighbors", "n_neighbors", a.n_neighbors),
+        ("--metric", "metric", a.metric),
+        ("--per-class", "per_class", a.per_class or None),
+    ):
+        if val is None:
+            continue
+        if key not in params:
+            raise UsageError(f"{opt} does not apply to --method {a.method}")
+        est.set_params(**{key: val})
+    est.fit(X, y)
+    return est.selection_, int(X.shape[0]) if X.ndim else 0
+
+
+def _write_selection(out, sel, summary):
+    """Write ``indices.npy``, ``gains.npy``, ``weights.npy`` (when present) and
+    ``summary.json`` (``summary`` plus the list of files) into ``out``, each atomically."""
+    from . import _io
+
+    files = {"indices.npy": sel.indices, "gains.npy": sel.gains}
+    if sel.weights is not None:
+        files["weights.npy"] = sel.weights
+    for name, array in files.items():
+        _io.save_npy(out / name, array)
+    _io.save_json(out / "summary.json", {**summary, "files": list(files)})
+
+
 def _cmd_scaling(a):
-    from .demo import run_scaling
+    from .scaling.run import run_scaling
 
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     if not methods:
@@ -227,7 +246,7 @@ def _cmd_scaling(a):
         seeds=a.seeds,
         features=a.features,
         weighted=a.weighted,
-        num_samples=a.num_samples,
+        n_rows=a.n_rows,
         max_steps=a.max_steps,
         out_dir=a.out,
         resume=not a.no_resume,

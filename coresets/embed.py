@@ -4,68 +4,25 @@
   batches (eval mode, no grad, mixed precision on CUDA) and returns float32
   embeddings in input order.
 - :func:`embed_to_shards` does the same for data larger than memory and writes
-  ``.npy`` shards (format below).
+  ``.npy`` shards through :class:`coresets.shards.ShardWriter`.
 - :func:`gradient_embeddings` gives per-example last-layer gradient embeddings
   in closed form, as CRAIG and BADGE use.
 - :func:`sentence_embeddings` embeds text with all-MiniLM-L6-v2 offline (the
   ``text`` extra).
 
-Shard format (written by :func:`embed_to_shards`, read by ``coresets.streaming``)
----------------------------------------------------------------------------------
-``out_dir`` holds only::
-
-    shard-00000.npy, shard-00001.npy, ...   float32 arrays of shape (rows, dim), C order,
-                                            plain .npy (no pickle); shard i holds the
-                                            global rows [start, stop) in input order
-    index.json                              the index, below
-
-``index.json`` is a JSON object with the fields
-
-``format``
-    ``"coresets-embedding-shards"``; ``version``: ``1``.
-``dtype``
-    ``"float32"``; ``dim``: embedding width (null before the first shard).
-``shard_size``
-    rows per shard (the last shard may hold fewer).
-``n_input``
-    number of input rows when ``len(data)`` is known, else null.
-``n``
-    total rows written so far; ``complete``: true once every input row is in a shard.
-``shards``
-    list of ``{"file": "shard-00000.npy", "start": 0, "stop": 65536, "shape": [65536, dim]}``
-    in order; the global id of row ``r`` of a shard is ``start + r``.
-
-Every shard and every version of the index is written to a temporary file in
-``out_dir`` (``.shard-00000.npy.*.tmp``) and renamed into place, after the shard
-it lists, so a listed shard is always whole. A rerun with the same arguments
-skips the shards the index lists (their headers are checked) and resumes after
-them; leftover temporary files of an interrupted run are removed. Any other
-file in ``out_dir`` is an error.
+The shard format (writer and readers) is :mod:`coresets.shards`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
-from pathlib import Path
 
 import numpy as np
 
 from ._device import resolve_device
-from ._io import load_npy, save_json, save_npy
 from ._validation import check_int
 
 __all__ = ["embed", "embed_to_shards", "gradient_embeddings", "sentence_embeddings"]
-
-SHARD_FORMAT = "coresets-embedding-shards"
-SHARD_VERSION = 1
-INDEX_FILE = "index.json"
-_SHARD_RE = re.compile(r"^shard-(\d{5,})\.npy$")
-_TMP_RE = re.compile(r"^\.(shard-\d{5,}\.npy|index\.json)\..*\.tmp$")
-
-
-# --------------------------------------------------------------------------- batching
 
 
 def _to_tensor(x, name: str):
@@ -234,7 +191,7 @@ def _embedding_batches(
         restore()
 
 
-def embed(model, data, batch_size=256, device="auto", amp=True, normalize=False, progress=True):
+def embed(model, data, *, batch_size=256, device="auto", amp=True, normalize=False, progress=False):
     """Embed ``data`` with ``model`` in batches, in input order.
 
     Parameters
@@ -253,7 +210,8 @@ def embed(model, data, batch_size=256, device="auto", amp=True, normalize=False,
         float16 autocast on CUDA; ignored on the CPU.
     normalize : bool, default False
         L2-normalise each embedding.
-    progress : bool, default True
+    progress : bool, default False
+        Show a tqdm bar over the rows.
 
     Returns
     -------
@@ -265,55 +223,27 @@ def embed(model, data, batch_size=256, device="auto", amp=True, normalize=False,
     return np.concatenate(parts, axis=0)
 
 
-# --------------------------------------------------------------------------- shards
-
-
-def _shard_name(i: int) -> str:
-    return f"shard-{i:05d}.npy"
-
-
-def _valid_prefix(out: Path, index: dict) -> list[dict]:
-    """Shards listed by ``index`` whose files exist with the recorded shape, up to the first bad one."""
-    good = []
-    expected_start = 0
-    for rec in index.get("shards", []):
-        path = out / rec["file"]
-        try:
-            arr = load_npy(path, mmap=True)
-            ok = (
-                list(arr.shape) == list(rec["shape"])
-                and arr.dtype == np.float32
-                and rec["start"] == expected_start
-                and rec["stop"] - rec["start"] == arr.shape[0]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            ok = False
-        if not ok:
-            break
-        good.append(rec)
-        expected_start = rec["stop"]
-    return good
-
-
 def embed_to_shards(
     model,
     data,
     out_dir,
+    *,
     shard_size=65_536,
     batch_size=256,
     device="auto",
     amp=True,
     normalize=False,
-    progress=True,
+    progress=False,
 ):
-    """Embed ``data`` into ``.npy`` shards under ``out_dir`` (format in the module docstring).
+    """Embed ``data`` into ``.npy`` shards under ``out_dir`` (format: :mod:`coresets.shards`).
 
     Parameters
     ----------
     model, data, batch_size, device, amp, normalize, progress
         As in :func:`embed`.
     out_dir : str or Path
-        Created if missing; may hold only this function's files (a rerun resumes).
+        Created if missing; may hold only shard files (a rerun resumes after the whole
+        shards already written, and a finished directory costs no forward pass).
     shard_size : int, default 65536
         Rows per shard.
 
@@ -322,109 +252,19 @@ def embed_to_shards(
     index : dict
         The contents of ``out_dir/index.json``.
     """
-    shard_size = check_int(shard_size, "shard_size", low=1)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir {str(out)!r} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    foreign = sorted(
-        p.name
-        for p in out.iterdir()
-        if p.name != INDEX_FILE and not _SHARD_RE.match(p.name) and not _TMP_RE.match(p.name)
-    )
-    if foreign:
-        raise ValueError(
-            f"out_dir {str(out)!r} holds files that are not embedding shards ({', '.join(foreign[:5])}"
-            f"{', ...' if len(foreign) > 5 else ''}); use an empty or new directory"
-        )
-    for p in out.iterdir():  # temporary files of an interrupted run
-        if _TMP_RE.match(p.name):
-            p.unlink()
+    from .shards import ShardWriter
 
-    n_input = _n_rows(data)
-    index = {
-        "format": SHARD_FORMAT,
-        "version": SHARD_VERSION,
-        "dtype": "float32",
-        "dim": None,
-        "shard_size": shard_size,
-        "n_input": n_input,
-        "n": 0,
-        "complete": False,
-        "shards": [],
-    }
-    index_path = out / INDEX_FILE
-    if index_path.exists():
-        try:
-            old = json.loads(index_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ValueError(
-                f"out_dir {str(out)!r} has an unreadable {INDEX_FILE}: {exc}"
-            ) from None
-        if not isinstance(old, dict) or old.get("format") != SHARD_FORMAT:
-            raise ValueError(f"out_dir {str(out)!r} has an {INDEX_FILE} of another format")
-        if old.get("shard_size") != shard_size or old.get("n_input") != n_input:
-            raise ValueError(
-                f"out_dir {str(out)!r} holds shards of another run (shard_size "
-                f"{old.get('shard_size')}, n_input {old.get('n_input')}; now {shard_size}, "
-                f"{n_input}); use a new directory"
-            )
-        good = _valid_prefix(out, old)
-        if good:
-            index.update(dim=old.get("dim"), shards=good, n=good[-1]["stop"])
-            if old.get("complete") and len(good) == len(old["shards"]):
-                index["complete"] = True
-                return index
-
-    def write_shard(rows: np.ndarray) -> None:
-        i = len(index["shards"])
-        start = index["n"]
-        save_npy(out / _shard_name(i), rows)
-        index["shards"].append(
-            {
-                "file": _shard_name(i),
-                "start": start,
-                "stop": start + rows.shape[0],
-                "shape": list(rows.shape),
-            }
-        )
-        index["n"] = start + rows.shape[0]
-        index["dim"] = int(rows.shape[1])
-        save_json(index_path, index)  # after the shard: a listed shard is always whole
-
-    pending: list[np.ndarray] = []
-    n_pending = 0
-    for emb in _embedding_batches(
-        model,
-        data,
-        batch_size,
-        device,
-        amp,
-        normalize,
-        progress,
-        skip=index["n"],
+    writer = ShardWriter(out_dir, shard_size=shard_size, n_input=_n_rows(data))
+    if writer.complete:
+        return writer.index
+    batches = _embedding_batches(
+        model, data, batch_size, device, amp, normalize, progress, skip=writer.n_rows,
         desc="embed shards",
-    ):
-        if index["dim"] is not None and emb.shape[1] != index["dim"]:
-            raise ValueError(
-                f"model returned embeddings of width {emb.shape[1]}, but out_dir holds width {index['dim']}"
-            )
-        pending.append(emb)
-        n_pending += emb.shape[0]
-        while n_pending >= shard_size:
-            block = np.concatenate(pending, axis=0)
-            write_shard(block[:shard_size])
-            pending, n_pending = [block[shard_size:]], block.shape[0] - shard_size
-    if n_pending:
-        write_shard(np.concatenate(pending, axis=0))
-    if index["n"] == 0:
-        raise ValueError("data is empty")
-    index["complete"] = True
-    save_json(index_path, index)
-    return index
+    )  # fmt: skip
+    for emb in batches:
+        writer.append(emb)
+    return writer.close()
 
-
-# --------------------------------------------------------------------------- gradients
 
 _LOSSES = ("cross_entropy", "mse")
 
@@ -454,12 +294,13 @@ def _find_last_linear(model, last_layer):
 def gradient_embeddings(
     model,
     data,
+    *,
     last_layer=None,
     loss="cross_entropy",
     labels=None,
     batch_size=256,
     device="auto",
-    progress=True,
+    progress=False,
 ):
     """Per-example gradients of the loss w.r.t. the last linear layer, in closed form.
 
@@ -498,19 +339,7 @@ def gradient_embeddings(
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     layer = _find_last_linear(model, last_layer)
-    predicted = isinstance(labels, str)
-    if predicted and labels != "predicted":
-        raise ValueError(f"labels must be an array of class ids or 'predicted', got {labels!r}")
-    label_arr = None
-    if labels is not None and not predicted:
-        label_arr = np.asarray(labels)
-        if label_arr.ndim != 1 or label_arr.dtype.kind not in "iu":
-            raise ValueError(
-                f"labels must be a 1-D array of integer class ids, got {label_arr.dtype} {label_arr.shape}"
-            )
-        n = _n_rows(data)
-        if n is not None and label_arr.shape[0] != n:
-            raise ValueError(f"labels has {label_arr.shape[0]} entries but data has {n} rows")
+    label_arr = _check_labels(labels, data)
     batch_size = check_int(batch_size, "batch_size", low=1)
     dev = resolve_device(device)
     fn, restore = _prepare_model(model, dev)
@@ -534,27 +363,8 @@ def gradient_embeddings(
                         f"last_layer must map (batch, H) features to (batch, {C}) logits; got "
                         f"input {tuple(h.shape)} and output {tuple(z.shape)} for a batch of {b}"
                     )
-                if predicted:
-                    yb = z.argmax(dim=1)
-                elif label_arr is not None:
-                    if seen + b > label_arr.shape[0]:
-                        raise ValueError(
-                            f"labels has {label_arr.shape[0]} entries, fewer than data's rows"
-                        )
-                    yb = torch.from_numpy(label_arr[seen : seen + b]).to(dev)
-                elif y is not None:
-                    yb = _to_tensor(y, "data labels").to(dev)
-                else:
-                    raise ValueError(
-                        "data yields no labels; pass labels=array or labels='predicted'"
-                    )
-                yb = yb.long().reshape(-1)
-                if yb.shape[0] != b or (yb.numel() and (yb.min() < 0 or yb.max() >= C)):
-                    raise ValueError(f"labels must be {b} class ids in [0, {C}) for this batch")
-                onehot = torch.nn.functional.one_hot(yb, C).float()
-                g = (torch.softmax(z, dim=1) if loss == "cross_entropy" else z) - onehot
-                grad_w = (g[:, :, None] * h[:, None, :]).reshape(b, -1)
-                out = torch.cat([grad_w, g], dim=1) if layer.bias is not None else grad_w
+                yb = _batch_labels(labels, label_arr, y, z, seen, dev)
+                out = _last_layer_gradient(h, z, yb, loss, layer.bias is not None)
                 parts.append(out.cpu().numpy().astype(np.float32, copy=False))
                 seen += b
                 bar.update(b)
@@ -568,7 +378,57 @@ def gradient_embeddings(
     return np.concatenate(parts, axis=0)
 
 
-# --------------------------------------------------------------------------- text
+def _check_labels(labels, data):
+    """``labels`` as a 1-D int array (checked against ``data``'s length), or None."""
+    if isinstance(labels, str):
+        if labels != "predicted":
+            raise ValueError(f"labels must be an array of class ids or 'predicted', got {labels!r}")
+        return None
+    if labels is None:
+        return None
+    label_arr = np.asarray(labels)
+    if label_arr.ndim != 1 or label_arr.dtype.kind not in "iu":
+        raise ValueError(
+            "labels must be a 1-D array of integer class ids, got "
+            f"{label_arr.dtype} {label_arr.shape}"
+        )
+    n = _n_rows(data)
+    if n is not None and label_arr.shape[0] != n:
+        raise ValueError(f"labels has {label_arr.shape[0]} entries but data has {n} rows")
+    return label_arr
+
+
+def _batch_labels(labels, label_arr, y, z, seen: int, dev):
+    """Class ids of the batch starting at row ``seen``: predicted, given, or the data's."""
+    import torch
+
+    b, C = z.shape
+    if isinstance(labels, str):  # "predicted"
+        yb = z.argmax(dim=1)
+    elif label_arr is not None:
+        if seen + b > label_arr.shape[0]:
+            raise ValueError(f"labels has {label_arr.shape[0]} entries, fewer than data's rows")
+        yb = torch.from_numpy(label_arr[seen : seen + b]).to(dev)
+    elif y is not None:
+        yb = _to_tensor(y, "data labels").to(dev)
+    else:
+        raise ValueError("data yields no labels; pass labels=array or labels='predicted'")
+    yb = yb.long().reshape(-1)
+    if yb.shape[0] != b or (yb.numel() and (yb.min() < 0 or yb.max() >= C)):
+        raise ValueError(f"labels must be {b} class ids in [0, {C}) for this batch")
+    return yb
+
+
+def _last_layer_gradient(h, z, y, loss: str, bias: bool):
+    """Closed-form per-row gradients ``[g h^T, g]`` of a linear layer's loss, shape (b, C*H [+C])."""
+    import torch
+
+    b, C = z.shape
+    onehot = torch.nn.functional.one_hot(y, C).float()
+    g = (torch.softmax(z, dim=1) if loss == "cross_entropy" else z) - onehot
+    grad_w = (g[:, :, None] * h[:, None, :]).reshape(b, -1)
+    return torch.cat([grad_w, g], dim=1) if bias else grad_w
+
 
 _TEXT_MODELS = ("all-MiniLM-L6-v2",)
 
@@ -586,7 +446,7 @@ def _load_text_model(name: str, device: str):
 
 
 def sentence_embeddings(
-    texts, model="all-MiniLM-L6-v2", batch_size=64, device="auto", normalize=True, progress=True
+    texts, model="all-MiniLM-L6-v2", *, batch_size=64, device="auto", normalize=True, progress=False
 ):
     """Embed sentences with all-MiniLM-L6-v2 (384-d), offline, from the ``text`` extra.
 
@@ -600,7 +460,7 @@ def sentence_embeddings(
     device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
     normalize : bool, default True
         L2-normalise the embeddings (cosine similarity = dot product).
-    progress : bool, default True
+    progress : bool, default False
 
     Returns
     -------

@@ -67,6 +67,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ._metrics import METRICS, check_metric, faiss_metric, unit_rows
 from ._validation import check_array_2d, check_int, check_random_state
 
 __all__ = [
@@ -79,6 +80,8 @@ __all__ = [
     "closeness",
     "to_similarity",
     "gaussian_bandwidth",
+    "edge_bandwidth",
+    "neighbor_similarities",
     "AUTO_EXACT_MAX",
     "faiss_gpu_available",
 ]
@@ -98,7 +101,6 @@ AUTO_EXACT_MAX_GPU = 2_000_000
 #: FAISS GPU indexes return at most this many neighbours per query.
 _GPU_MAX_K = 2048
 
-_METRICS = ("cosine", "euclidean", "dot")
 _INDEXES = ("auto", "flat", "ivf", "hnsw")
 _DEFAULT_BATCH = 16_384
 
@@ -145,7 +147,7 @@ def _resolve_faiss_device(device) -> str:
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
 
 
-def prepare(X, metric: str, name: str = "X", allow_zero_rows: bool = False) -> np.ndarray:
+def prepare(X, metric: str, *, name: str = "X", zero_rows: str = "raise") -> np.ndarray:
     """Validate ``X`` and return it float32 and C-contiguous, ready for FAISS.
 
     Both the base rows of :func:`build_index` and the queries of :func:`search` go
@@ -153,46 +155,32 @@ def prepare(X, metric: str, name: str = "X", allow_zero_rows: bool = False) -> n
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_rows, n_features)
         Finite, non-empty, numeric.
     metric : {"cosine", "euclidean", "dot"}
-        ``"cosine"`` L2-normalises the rows.
+        ``"cosine"`` L2-normalises the rows (:func:`coresets._metrics.unit_rows`).
     name : str, default "X"
         Used in error messages.
-    allow_zero_rows : bool, default False
-        Cosine only: keep zero rows as zero (similarity 0 to everything) instead of
-        raising. Sharded selection uses this: a zero row in one shard should not stop a
-        pass over millions of rows.
+    zero_rows : {"raise", "keep"}, default "raise"
+        Cosine only: ``"keep"`` keeps zero rows as zero (similarity 0 to everything)
+        instead of raising. Sharded selection uses this: a zero row in one shard should
+        not stop a pass over millions of rows.
 
     Returns
     -------
-    X : ndarray of float32, shape (n_samples, n_features), C-contiguous
+    X : ndarray of float32, shape (n_rows, n_features), C-contiguous
         float32 C-ordered input is returned as is (never written to: cosine divides
         into a new array), so a 1M x 64 input costs no second copy.
     """
-    if not isinstance(metric, str) or metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    metric = check_metric(metric)
     X = check_array_2d(X, name)
     overflow = X.dtype != np.float32 and np.abs(X).max() > np.finfo(np.float32).max
     if overflow:
         raise ValueError(f"{name} contains values that overflow float32")
     X = np.ascontiguousarray(X, dtype=np.float32)
     if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1)
-        zero = np.flatnonzero(norms == 0)
-        if zero.size and not allow_zero_rows:
-            raise ValueError(
-                f"{name} has {zero.size} zero rows (first: row {zero[0]}); cosine similarity "
-                "is undefined for zero vectors: drop them or use metric='euclidean'"
-            )
-        X = X / (np.where(norms > 0, norms, 1.0) if zero.size else norms)[:, None]
+        X = unit_rows(X, zero_rows=zero_rows, name=name, dtype=np.float32)
     return X
-
-
-def _faiss_metric(metric: str):
-    import faiss
-
-    return faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
 
 
 def _nlist(n: int) -> int:
@@ -222,7 +210,7 @@ def _tune_search_param(idx, X, k, metric, index, rng, nlist=None, max_value=None
 
     n = X.shape[0]
     queries = X[np.sort(rng.choice(n, min(n, _TUNE_QUERIES), replace=False))]
-    _, ref = faiss.knn(queries, X, k, metric=_faiss_metric(metric))  # exact, no copy of X
+    _, ref = faiss.knn(queries, X, k, metric=faiss_metric(metric))  # exact, no copy of X
     if index == "hnsw":
         values = [max(k, 16) * 2**i for i in range(8)]
     else:
@@ -247,7 +235,7 @@ def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False)
     import faiss
 
     n, d = X.shape
-    fmetric = _faiss_metric(metric)
+    fmetric = faiss_metric(metric)
     if index == "flat":
         cpu = faiss.IndexFlat(d, fmetric)
     elif index == "hnsw":
@@ -286,11 +274,12 @@ def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False)
 def build_index(
     base,
     metric: str,
+    *,
     index: str = "auto",
     device="auto",
     nprobe: int | None = None,
     random_state=None,
-    n_neighbors: int = 32,
+    k: int = 32,
 ):
     """A filled FAISS index over ``base``, chosen and tuned as :func:`knn_graph` does.
 
@@ -305,25 +294,27 @@ def build_index(
     device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
     nprobe : int, optional
         IVF lists searched per query / HNSW ``efSearch``; None tunes it on ``base``
-        until sampled recall at ``n_neighbors`` reaches ``TARGET_RECALL``.
+        until sampled recall at ``k`` reaches ``TARGET_RECALL``.
     random_state : None, int or numpy Generator
         Seeds the IVF training sample, k-means and the tuning sample.
-    n_neighbors : int, default 32
-        Neighbours the searches will ask for: the recall tuning is measured at this
-        ``k``, and a GPU index cannot return more than 2048.
+    k : int, default 32
+        Neighbours the searches will ask for (the ``k`` of :func:`search`): the recall
+        tuning is measured at it, and a GPU index cannot return more than 2048.
 
     Returns
     -------
     index : faiss.Index
         Search it with :func:`search` / :func:`search_batches`.
     """
-    return _make_index(base, metric, index, device, nprobe, random_state, n_neighbors)[0]
+    return _make_index(base, metric, index, device, nprobe, random_state, k, "k")[0]
 
 
-def _make_index(base, metric, index, device, nprobe, random_state, n_neighbors):
-    """:func:`build_index`, also returning the index kind actually built."""
-    if not isinstance(metric, str) or metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
+    """:func:`build_index`, also returning the index kind actually built.
+
+    ``k_name`` names ``k`` in errors: ``"k"`` here, ``"n_neighbors"`` for :func:`knn_graph`.
+    """
+    metric = check_metric(metric)
     if not (
         isinstance(base, np.ndarray)
         and base.ndim == 2
@@ -334,27 +325,26 @@ def _make_index(base, metric, index, device, nprobe, random_state, n_neighbors):
         raise ValueError("base must be a non-empty 2-D float32 C-contiguous array from prepare()")
     if not isinstance(index, str) or index not in _INDEXES:
         raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
-    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
+    k = check_int(k, k_name, low=1)
     if nprobe is not None:
         nprobe = check_int(nprobe, "nprobe", low=1)
     rng = check_random_state(random_state)
     on_gpu = _resolve_faiss_device(device) == "gpu"
-    if on_gpu and n_neighbors > _GPU_MAX_K:
+    if on_gpu and k > _GPU_MAX_K:
         if not (isinstance(device, str) and device == "auto"):
             raise ValueError(
-                f"n_neighbors={n_neighbors} exceeds the FAISS GPU limit of {_GPU_MAX_K}; "
-                "use device='cpu'"
+                f"{k_name}={k} exceeds the FAISS GPU limit of {_GPU_MAX_K}; use device='cpu'"
             )
         on_gpu = False
     n = base.shape[0]
     auto = index == "auto"
     if auto:
         index = "flat" if n <= (AUTO_EXACT_MAX_GPU if on_gpu else AUTO_EXACT_MAX) else "ivf"
-    return _build_index(base, metric, index, on_gpu, nprobe, n_neighbors, rng, auto)
+    return _build_index(base, metric, index, on_gpu, nprobe, k, rng, auto)
 
 
 def search_batches(
-    index, queries, k: int, batch_size: int | None = None, progress=False, desc="kNN"
+    index, queries, k: int, *, batch_size: int | None = None, progress=False, desc="kNN"
 ):
     """Search ``queries`` against ``index`` batch by batch.
 
@@ -415,7 +405,7 @@ def _search_batches(index, queries, k, batch_size, progress, desc):
             bar.update(rows.size)
 
 
-def search(index, queries, k: int, batch_size: int | None = None, progress: bool = False):
+def search(index, queries, k: int, *, batch_size: int | None = None, progress: bool = False):
     """The ``k`` best base rows of every query (see :func:`search_batches`).
 
     Returns
@@ -428,7 +418,7 @@ def search(index, queries, k: int, batch_size: int | None = None, progress: bool
     q = queries.shape[0]
     D = np.empty((q, k), dtype=np.float32)
     I = np.empty((q, k), dtype=np.int64)
-    for rows, d, i in search_batches(index, queries, k, batch_size, progress):
+    for rows, d, i in search_batches(index, queries, k, batch_size=batch_size, progress=progress):
         D[rows], I[rows] = d, i
     return D, I
 
@@ -471,7 +461,7 @@ def to_similarity(D, metric: str, sigma2: float | None = None, out=None) -> np.n
     if metric == "dot":
         return np.maximum(D, 0.0, out=out)
     if metric != "euclidean":
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if sigma2 is None:
         raise ValueError("metric='euclidean' needs sigma2 (see gaussian_bandwidth)")
     # FAISS can return tiny negative squared distances from rounding.
@@ -498,8 +488,97 @@ def gaussian_bandwidth(d2) -> float:
     return float(np.median(d2)) if d2.size else 1.0
 
 
+def edge_bandwidth(D, I, self_ids=None) -> float:
+    """:func:`gaussian_bandwidth` over the edges of FAISS results, self edges left out.
+
+    Parameters
+    ----------
+    D : ndarray, shape (q, k), squared distances from :func:`search`.
+    I : ndarray, shape (q, k), neighbour ids (-1: none; left out).
+    self_ids : ndarray of int, shape (q,), optional
+        Each row's own id: its edge to itself says nothing about the scale.
+
+    Returns
+    -------
+    sigma2 : float
+    """
+    keep = I >= 0
+    if self_ids is not None:
+        keep &= I != np.asarray(self_ids)[:, None]
+    return gaussian_bandwidth(D[keep])
+
+
+def neighbor_similarities(D, I, metric: str, *, self_ids=None, self_scores=None, sigma2="rows"):
+    """Rows of a kNN similarity graph from FAISS results: the graph convention, once.
+
+    1. **Self edge** (when ``self_ids`` is given): a row that does not hold its own id
+       gets it in the last slot, which FAISS fills with the farthest neighbour or a
+       miss (-1). Its similarity is 1 (cosine, euclidean) or ``max(self_scores, 0)``
+       (dot: the true inner product, not forced to be the row's maximum).
+    2. **Similarity** (:func:`to_similarity`); missing slots are 0.
+    3. **Bandwidth** (euclidean): which edges set ``sigma^2`` is the caller's choice,
+       and it is what keeps each caller's graph what it was.
+
+    Parameters
+    ----------
+    D : ndarray, shape (q, k), FAISS scores (inner products, or squared distances).
+    I : ndarray of int, shape (q, k), neighbour ids, -1 for none.
+    metric : {"cosine", "euclidean", "dot"}
+    self_ids : ndarray of int, shape (q,), optional
+        Each row's own id; None: no self edge (rows that are not in the base, such as
+        the sieve's streamed rows against its held sample).
+    self_scores : ndarray, shape (q,), optional
+        Each row's FAISS score with itself; required for ``"dot"`` with ``self_ids``.
+    sigma2 : "rows", float or None, default "rows"
+        Euclidean only. ``"rows"``: :func:`edge_bandwidth` of these rows' non-self edges
+        (after the self edge; the GreeDi merge: the candidates' rows); a float: that
+        bandwidth (the sieve: its held sample's own edges); None: leave squared
+        distances (self 0) for a bandwidth over more rows than these
+        (:func:`knn_graph`: every row of the graph, then :func:`to_similarity`).
+
+    Returns
+    -------
+    I : ndarray, shape (q, k), the ids with the self edge (a new array).
+    sims : ndarray of float32, shape (q, k), >= 0 (squared distances when euclidean
+        with ``sigma2=None``).
+    """
+    metric = check_metric(metric)
+    I = np.array(I, copy=True)
+    D = np.asarray(D, dtype=np.float32)
+    is_self = None
+    if self_ids is not None:
+        self_ids = np.asarray(self_ids)
+        is_self = I == self_ids[:, None]
+        missing = ~is_self.any(axis=1)
+        I[missing, -1] = self_ids[missing]
+        is_self[missing, -1] = True
+    if metric == "euclidean":
+        sims = np.maximum(D, 0.0)
+        if is_self is not None:
+            sims[is_self] = 0.0
+        if sigma2 is not None:
+            if isinstance(sigma2, str):
+                if sigma2 != "rows":
+                    raise ValueError(f"sigma2 must be 'rows', a float or None, got {sigma2!r}")
+                sigma2 = edge_bandwidth(sims, I, self_ids)
+            to_similarity(sims, "euclidean", sigma2, out=sims)
+    else:
+        sims = to_similarity(D, metric)
+        if is_self is not None:
+            if metric == "cosine":
+                sims[is_self] = 1.0
+            else:
+                if self_scores is None:
+                    raise ValueError("metric='dot' with self_ids needs self_scores")
+                self_sim = np.maximum(np.asarray(self_scores, dtype=np.float32), 0.0)
+                sims[is_self] = self_sim[np.nonzero(is_self)[0]]
+    sims[I < 0] = 0.0
+    return I, sims
+
+
 def knn_graph(
     X,
+    *,
     n_neighbors: int = 32,
     metric: str = "cosine",
     index: str = "auto",
@@ -507,16 +586,16 @@ def knn_graph(
     batch_size: int | None = None,
     nprobe: int | None = None,
     random_state=None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> sp.csr_matrix:
     """Build a k-nearest-neighbour similarity graph with FAISS.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_rows, n_features)
         Embeddings; finite, non-empty, numeric (float32 internally).
     n_neighbors : int, default 32
-        Neighbours per point, the point itself included; ``1 <= n_neighbors < n_samples``
+        Neighbours per point, the point itself included; ``1 <= n_neighbors < n_rows``
         (for a complete graph use the dense ``coresets.submodular.similarity``).
     metric : {"cosine", "euclidean", "dot"}, default "cosine"
         How neighbours are ranked and turned into similarities (see the module docstring).
@@ -531,33 +610,36 @@ def knn_graph(
         recall reaches ``TARGET_RECALL`` (see the module docstring). Ignored by ``"flat"``.
     random_state : None, int or numpy Generator
         Seeds the IVF training sample, k-means and the tuning sample.
-    progress : bool, default True
+    progress : bool, default False
         Show a tqdm bar over the queries.
 
     Returns
     -------
-    graph : scipy.sparse.csr_matrix of shape (n_samples, n_samples), float32
+    graph : scipy.sparse.csr_matrix of shape (n_rows, n_rows), float32
         Row ``i`` holds ``i``'s similarities to its neighbours (self included), sorted
         column indices, all entries >= 0.
     """
     X = prepare(X, metric)
+    metric = check_metric(metric)
     n = X.shape[0]
     if n < 2:
-        raise ValueError(f"X needs at least 2 samples to build a kNN graph, got {n}")
+        raise ValueError(f"X needs at least 2 rows to build a kNN graph, got {n}")
     k = check_int(n_neighbors, "n_neighbors", low=1)
     if k >= n:
         raise ValueError(
-            f"n_neighbors must be < n_samples ({n}), got {k}; for a complete graph "
+            f"n_neighbors must be < n_rows ({n}), got {k}; for a complete graph "
             "use the dense coresets.submodular.similarity"
         )
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", low=1)  # fail before the index build
-    idx, index = _make_index(X, metric, index, device, nprobe, random_state, k)
+    idx, index = _make_index(X, metric, index, device, nprobe, random_state, k, "n_neighbors")
     # The CSR arrays are filled batch by batch (int32 columns while n allows), so
     # peak memory is the index plus n * k * 8 bytes, not several (n, k) int64 temporaries.
     cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
     vals = np.empty((n, k), dtype=np.float32)
-    batches = search_batches(idx, X, k, batch_size, progress, desc=f"kNN ({index})")
+    batches = search_batches(
+        idx, X, k, batch_size=batch_size, progress=progress, desc=f"kNN ({index})"
+    )
     for rows, D, I in batches:
         cols[rows], vals[rows] = _finish_rows(X, rows, I, D, metric)
     if metric == "euclidean":
@@ -566,28 +648,13 @@ def knn_graph(
 
 
 def _finish_rows(X, rows, I, D, metric):
-    """Insert self, turn FAISS scores into similarities, sort each row by column id.
+    """:func:`neighbor_similarities` of one batch, each row sorted by column id.
 
-    Euclidean rows keep squared distances (self 0); :func:`_gaussian_kernel`
-    converts them once the global bandwidth is known. Missing (-1) slots sort first.
+    Euclidean rows keep squared distances (self 0): the bandwidth is the whole graph's,
+    known once every batch is in (:func:`_gaussian_kernel`). Missing (-1) slots sort first.
     """
-    is_self = I == rows[:, None]
-    missing = ~is_self.any(axis=1)
-    # FAISS sorts results best-first and pads with -1, so the last slot is the
-    # farthest neighbour or a missing one: self takes it.
-    I[missing, -1] = rows[missing]
-    is_self[missing, -1] = True
-    if metric == "euclidean":
-        sims = np.maximum(D, 0.0)
-        sims[is_self] = 0.0
-    else:
-        sims = to_similarity(D, metric)
-        if metric == "cosine":
-            sims[is_self] = 1.0
-        else:  # dot: self's true inner product (not forced to be the row maximum)
-            self_ip = np.einsum("ij,ij->i", X[rows], X[rows])
-            sims[is_self] = np.maximum(self_ip, 0.0)
-    sims[I < 0] = 0.0
+    self_ip = np.einsum("ij,ij->i", X[rows], X[rows]) if metric == "dot" else None
+    I, sims = neighbor_similarities(D, I, metric, self_ids=rows, self_scores=self_ip, sigma2=None)
     perm = np.argsort(I, axis=1, kind="stable")
     return np.take_along_axis(I, perm, axis=1), np.take_along_axis(sims, perm, axis=1)
 
@@ -616,7 +683,7 @@ def _pack_csr(cols, vals) -> sp.csr_matrix:
     return graph
 
 
-def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_state=None) -> float:
+def knn_recall(X, graph, *, sample: int = 1000, metric: str = "cosine", random_state=None) -> float:
     """Recall of a kNN graph against exact search on a random sample of rows.
 
     For each sampled row ``i`` with ``m`` stored neighbours (self excluded), the
@@ -626,12 +693,12 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_rows, n_features)
         The embeddings the graph was built from.
-    graph : scipy.sparse matrix of shape (n_samples, n_samples)
+    graph : scipy.sparse matrix of shape (n_rows, n_rows)
         Output of :func:`knn_graph` (only its sparsity pattern is used).
     sample : int, default 1000
-        Rows to check (all rows when ``sample >= n_samples``).
+        Rows to check (all rows when ``sample >= n_rows``).
     metric : {"cosine", "euclidean", "dot"}, default "cosine"
         The metric the graph was built with.
     random_state : None, int or numpy Generator
@@ -644,6 +711,7 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
     import faiss
 
     X = prepare(X, metric)
+    metric = check_metric(metric)
     n = X.shape[0]
     if not sp.issparse(graph):
         raise TypeError(f"graph must be a scipy sparse matrix, got {type(graph).__name__}")
@@ -657,7 +725,7 @@ def knn_recall(X, graph, sample: int = 1000, metric: str = "cosine", random_stat
     kmax = int(lengths.max()) if rows.size else 0
     if kmax < 2:
         return 1.0  # only self per row: nothing to miss
-    D, I = faiss.knn(X[rows], X, min(kmax + 1, n), metric=_faiss_metric(metric))
+    D, I = faiss.knn(X[rows], X, min(kmax + 1, n), metric=faiss_metric(metric))
     hits = total = 0
     for r, i in enumerate(rows):
         nbrs = graph.indices[graph.indptr[i] : graph.indptr[i + 1]]

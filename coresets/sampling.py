@@ -14,9 +14,9 @@ Which one to use
   the weighted loss, more variance; use it when the training loop cannot be changed.
 * :class:`DistributedCoresetSampler` - the ``DistributedSampler`` contract over the
   subset (even split across ranks, padding or dropping, ``set_epoch``) for DDP jobs.
-* :class:`AdaptiveReselection` - CRAIG-style: every ``every`` epochs recompute
-  embeddings with the current model (e.g. last-layer gradient embeddings) and reselect;
-  the samplers pick up the new subset at their next epoch.
+
+To reselect during training (CRAIG-style), :class:`coresets.training.AdaptiveReselection`
+calls :meth:`CoresetSampler.set_subset` on these samplers.
 
 Every sampler keeps its state in the main process (a ``DataLoader`` iterates the
 sampler there and sends indices to workers), so all of them work with
@@ -36,7 +36,6 @@ from torch.utils.data import Dataset, Sampler
 from ._validation import check_finite, check_int
 
 __all__ = [
-    "AdaptiveReselection",
     "CoresetSampler",
     "DistributedCoresetSampler",
     "WeightedCoresetSampler",
@@ -150,7 +149,9 @@ class WeightedCoresetSampler(CoresetSampler):
     weights : array-like of float, shape (k,)
         Non-negative, not all zero (e.g. ``selector.weights_``).
     num_samples : int, optional
-        Draws per epoch; defaults to ``k``.
+        Draws per epoch; defaults to ``k``. Torch's name in ``WeightedRandomSampler``
+        (and ``len()`` of every torch sampler), kept so the two read alike; it is not a
+        subset size (the subset is ``indices``).
     replacement : bool, default True
         Draw with replacement (without it, ``num_samples`` must be <= the number of
         positive weights).
@@ -327,82 +328,3 @@ def _with_weight(item, w):
     if isinstance(item, list):
         return [*item, w]
     return (item, w)
-
-
-class AdaptiveReselection:
-    """CRAIG-style reselection: every ``every`` epochs, embed with the current model and reselect.
-
-    Call :meth:`on_epoch_start` at the top of each epoch, before iterating the
-    ``DataLoader``; the samplers then serve the new subset for that epoch.
-
-    Parameters
-    ----------
-    selector : scikit-learn style selector
-        Cloned for each reselection and fitted on the embeddings; its ``ranking_`` (and
-        ``weights_``) become the new subset.
-    embed_fn : callable ``embed_fn(model) -> array (n, d)``
-        Embeddings of the whole training set under the current model, e.g.
-        ``lambda m: coresets.embed.gradient_embeddings(m, dataset)``.
-    samplers : sampler or list of samplers
-        Anything with ``set_subset(indices, weights)`` (the samplers in this module).
-    every : int, default 1
-        Reselect at epochs 0, ``every``, ``2 * every``, ...
-    y : array-like, shape (n,), optional
-        Labels passed to ``selector.fit`` (needed for ``per_class=True``).
-    seed : int, default 0
-        Base ``random_state`` of the reselections (``seed + epoch``).
-
-    Attributes
-    ----------
-    history_ : list of (epoch, indices)
-        Every subset chosen so far.
-    """
-
-    def __init__(self, selector, embed_fn, samplers, every=1, *, y=None, seed=0):
-        if not callable(embed_fn):
-            raise TypeError("embed_fn must be callable: embed_fn(model) -> (n, d) array")
-        self.selector = selector
-        self.embed_fn = embed_fn
-        self.samplers = list(samplers) if isinstance(samplers, (list, tuple)) else [samplers]
-        for s in self.samplers:
-            if not hasattr(s, "set_subset"):
-                raise TypeError(f"samplers must have set_subset(); got {type(s).__name__}")
-        self.every = check_int(every, "every", low=1)
-        self.y = y
-        self.seed = _check_seed(seed)
-        self.history_ = []
-
-    def on_epoch_start(self, epoch, model):
-        """Reselect if ``epoch`` is a multiple of ``every``; return True when it did.
-
-        Parameters
-        ----------
-        epoch : int
-        model : torch.nn.Module
-            Passed to ``embed_fn``; switched to eval mode and back while embedding.
-        """
-        epoch = check_int(epoch, "epoch", low=0)
-        for s in self.samplers:
-            if hasattr(s, "set_epoch"):
-                s.set_epoch(epoch)
-        if epoch % self.every:
-            return False
-        was_training = getattr(model, "training", False)
-        if hasattr(model, "eval"):
-            model.eval()
-        try:
-            emb = self.embed_fn(model)
-        finally:
-            if was_training:
-                model.train()
-        from sklearn.base import clone
-
-        sel = clone(self.selector)
-        if "random_state" in sel.get_params():
-            sel.set_params(random_state=self.seed + epoch)
-        sel.fit(emb if not isinstance(emb, torch.Tensor) else emb.detach().cpu().numpy(), self.y)
-        weights = getattr(sel, "weights_", None)
-        for s in self.samplers:
-            s.set_subset(sel.ranking_, weights)
-        self.history_.append((epoch, np.asarray(sel.ranking_, dtype=np.int64)))
-        return True

@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from ._validation import check_array_2d, check_finite, check_indices, check_int
+from ._metrics import check_metric, faiss_metric, unit_rows
+from ._validation import check_array_2d, check_indices, check_int, check_similarity, is_torch
 from .submodular.similarity import ImplicitSimilarity
 
 __all__ = [
@@ -27,44 +28,15 @@ __all__ = [
     "nearest_center_weights",
 ]
 
-#: Metrics understood by the embedding-space assignment ("dot" is an alias of "ip").
-_EMBEDDING_METRICS = ("euclidean", "cosine", "ip", "dot")
-
 # Bytes of chosen similarity rows held at once by the dense assignment.
 _DENSE_BLOCK_BYTES = 256 * 1024**2
 
 
-def _is_torch(obj) -> bool:
-    return hasattr(obj, "detach") and hasattr(obj, "device") and hasattr(obj, "dim")
-
-
-def _check_similarity(similarity, name="similarity"):
-    """Return a CSR matrix, a 2-D numpy array, a 2-D torch tensor (checked finite) or an ImplicitSimilarity."""
+def _check_similarity(similarity):
+    """A validated (m, n) similarity of any sign, or an ImplicitSimilarity (finite by construction)."""
     if isinstance(similarity, ImplicitSimilarity):
-        return similarity  # finite by construction
-    if sp.issparse(similarity):
-        S = sp.csr_matrix(similarity)
-        if S.ndim != 2 or 0 in S.shape:
-            raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {S.shape}")
-        check_finite(S, name)
-        return S
-    if _is_torch(similarity):
-        import torch
-
-        if similarity.dim() != 2 or 0 in similarity.shape:
-            raise ValueError(
-                f"{name} must be a non-empty 2-D matrix, got shape {tuple(similarity.shape)}"
-            )
-        if not torch.isfinite(similarity).all():
-            raise ValueError(f"{name} contains NaN or inf values; remove or impute them first")
         return similarity
-    arr = np.asarray(similarity)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {arr.shape}")
-    check_finite(arr, name)
-    return arr
+    return check_similarity(similarity, nonnegative=False)[1]
 
 
 def assign_to_chosen(similarity, indices) -> np.ndarray:
@@ -94,7 +66,7 @@ def assign_to_chosen(similarity, indices) -> np.ndarray:
         raise ValueError("indices must hold at least one chosen point")
     if sp.issparse(S):
         return _assign_sparse(S, idx)
-    if _is_torch(S):
+    if is_torch(S):
         return _assign_dense_torch(S, idx)
     return _assign_dense(S, idx)
 
@@ -171,7 +143,7 @@ def coreset_weights(
         the chosen point nearest in embedding space (``metric``), so the weights sum to
         ``n``; without it they are left out and the weights sum to the number of
         covered points. Only used with a sparse ``similarity`` and ``m == n``.
-    metric : {"euclidean", "cosine", "ip"}
+    metric : {"euclidean", "cosine", "dot"}
         Embedding metric for the uncovered points (see :func:`assign_to_nearest`).
     batch_size : int
         Rows per FAISS search for the uncovered points.
@@ -200,20 +172,13 @@ def coreset_weights(
     return np.bincount(covered, minlength=k).astype(np.float64)
 
 
-def _check_metric(metric) -> str:
-    if not isinstance(metric, str) or metric not in _EMBEDDING_METRICS:
-        raise ValueError(f"metric must be one of {_EMBEDDING_METRICS}, got {metric!r}")
-    return "ip" if metric == "dot" else metric
-
-
 def _prepare(block, metric: str, name: str) -> np.ndarray:
-    """Float32, C-contiguous rows for FAISS; unit-normalised for cosine."""
-    arr = np.ascontiguousarray(check_array_2d(block, name), dtype=np.float32)
+    """Float32, C-contiguous rows for FAISS; unit rows for cosine, zero rows kept at zero."""
+    arr = check_array_2d(block, name)
     if metric == "cosine":
-        norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        # Zero vectors stay zero (similarity 0 to every centre) instead of turning NaN.
-        arr = arr / np.where(norms > 0, norms, 1.0)
-    return arr
+        # a zero row has similarity 0 to every centre: one must not stop a pass over shards
+        return unit_rows(arr, zero_rows="keep", name=name, dtype=np.float32)
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 class _CenterIndex:
@@ -222,10 +187,9 @@ class _CenterIndex:
     def __init__(self, centers, metric: str):
         import faiss
 
-        self.metric = _check_metric(metric)
+        self.metric = check_metric(metric)
         self.centers = _prepare(centers, self.metric, "centers")
-        d = self.centers.shape[1]
-        self.index = faiss.IndexFlatL2(d) if self.metric == "euclidean" else faiss.IndexFlatIP(d)
+        self.index = faiss.IndexFlat(self.centers.shape[1], faiss_metric(self.metric))
         self.index.add(self.centers)
 
     def assign(self, block, name="X_block") -> np.ndarray:
@@ -238,7 +202,7 @@ class _CenterIndex:
         return labels[:, 0].astype(np.int64)
 
 
-def assign_to_nearest(X_block, centers, metric="euclidean") -> np.ndarray:
+def assign_to_nearest(X_block, centers, *, metric="euclidean") -> np.ndarray:
     """Index of the nearest centre for each row, by exact FAISS flat search.
 
     Parameters
@@ -247,9 +211,10 @@ def assign_to_nearest(X_block, centers, metric="euclidean") -> np.ndarray:
         Rows to assign (any block of a larger data set).
     centers : array-like, shape (k, d)
         Chosen points' embeddings.
-    metric : {"euclidean", "cosine", "ip"}
-        "euclidean": smallest L2 distance; "cosine": largest cosine similarity;
-        "ip" (alias "dot"): largest inner product. Computed in float32.
+    metric : {"euclidean", "cosine", "dot"}
+        "euclidean": smallest L2 distance; "cosine": largest cosine similarity (a zero
+        row has similarity 0 to every centre); "dot" (alias "ip"): largest inner
+        product. Computed in float32.
 
     Returns
     -------
@@ -260,7 +225,7 @@ def assign_to_nearest(X_block, centers, metric="euclidean") -> np.ndarray:
 
 
 def nearest_center_weights(
-    X, centers, metric="euclidean", *, batch_size=65536, progress=False
+    X, centers, *, metric="euclidean", batch_size=65536, progress=False
 ) -> np.ndarray:
     """Count, for each centre, the rows of ``X`` whose nearest centre it is.
 
@@ -273,8 +238,8 @@ def nearest_center_weights(
         Embeddings of the ground set.
     centers : array-like, shape (k, d)
         Embeddings of the chosen points (e.g. ``X[indices]``).
-    metric : {"euclidean", "cosine", "ip"}
-        See :func:`assign_to_nearest`.
+    metric : {"euclidean", "cosine", "dot"}
+        See :func:`assign_to_nearest` ("ip" is an alias of "dot").
     batch_size : int
         Rows per FAISS search.
     progress : bool

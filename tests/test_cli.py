@@ -85,11 +85,12 @@ def test_select_corrupt_npy(tmp_path, capsys):
 
 def test_select_shard_directory_calls_streaming(tmp_path, monkeypatch, capsys):
     import coresets.streaming as streaming
+    from coresets.streaming import RandGreeDi
 
     seen = {}
 
-    def fake(path, n_samples, **kw):
-        seen.update(kw, path=path, n_samples=n_samples)
+    def fake(path, k, **kw):
+        seen.update(kw, path=path, k=k)
         return Selection([4, 1], [2.0, 1.0], 3.0, weights=[5.0, 5.0])
 
     class FakeClient:
@@ -109,8 +110,8 @@ def test_select_shard_directory_calls_streaming(tmp_path, monkeypatch, capsys):
                "facility-location", "--n-neighbors", "16", "--scheduler", "tcp://x:1",
                "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
-    assert seen["method"] == "facility_location" and seen["n_neighbors"] == 16
-    assert seen["address"] == "tcp://x:1" and seen["closed"] and seen["n_samples"] == 2
+    assert isinstance(seen["algorithm"], RandGreeDi) and seen["algorithm"].n_neighbors == 16
+    assert seen["address"] == "tcp://x:1" and seen["closed"] and seen["k"] == 2
     assert isinstance(seen["client"], FakeClient)
     np.testing.assert_array_equal(np.load(tmp_path / "o" / "indices.npy"), [4, 1])
 
@@ -136,7 +137,7 @@ def test_scaling_command_writes_table_plot_and_report(tmp_path):
 
 def test_select_shard_directory_end_to_end(tmp_path, capsys):
     from coresets.embed import embed_to_shards
-    from coresets.streaming import select_from_shards
+    from coresets.streaming import RandGreeDi, select_from_shards
 
     X = np.random.default_rng(3).normal(size=(3000, 8)).astype(np.float32)
     shards = tmp_path / "shards"
@@ -145,6 +146,28 @@ def test_select_shard_directory_end_to_end(tmp_path, capsys):
                "facility-location", "--n-neighbors", "16", "--seed", "0",
                "--out", str(tmp_path / "o"), "--no-progress"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
-    ref = select_from_shards(shards, 30, n_neighbors=16, random_state=0, progress=False)
+    ref = select_from_shards(shards, 30, algorithm=RandGreeDi(n_neighbors=16), random_state=0)
     np.testing.assert_array_equal(np.load(tmp_path / "o" / "indices.npy"), ref.indices)
     np.testing.assert_allclose(np.load(tmp_path / "o" / "weights.npy"), ref.weights)
+
+
+def test_select_does_not_import_the_scaling_harness(emb, tmp_path):
+    code = (
+        "import sys; from coresets.cli import main; "
+        f"rc = main(['select', '--input', {str(emb / 'X.npy')!r}, '--n-samples', '10', "
+        f"'--method', 'facility-location', '--out', {str(tmp_path / 'o')!r}, '--no-progress']); "
+        "assert rc == 0; assert 'coresets.scaling' not in sys.modules, 'scaling imported'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_python_m_coresets_demo_is_the_demo_command():
+    r = subprocess.run(
+        [sys.executable, "-m", "coresets.demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: coresets demo") and "--features" in r.stdout

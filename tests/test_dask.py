@@ -8,7 +8,7 @@ import signal
 import numpy as np
 import pytest
 
-from coresets.streaming import select_from_shards
+from coresets.streaming import RandGreeDi, select_from_shards
 
 distributed = pytest.importorskip("distributed")
 
@@ -38,7 +38,7 @@ def shards(tmp_path_factory):
     return root
 
 
-KW = dict(n_partitions=4, random_state=11, progress=False)
+KW = dict(algorithm=RandGreeDi(n_partitions=4), random_state=11)
 
 
 def test_cluster_gives_in_process_selection(client, shards):

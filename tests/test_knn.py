@@ -78,9 +78,14 @@ def test_self_is_a_neighbour_even_with_duplicates():
 
 def test_batching_and_float64_do_not_change_the_graph():
     X = _blobs(500)
-    a = knn_graph(X, 10, metric="euclidean", index="flat", progress=False)
+    a = knn_graph(X, n_neighbors=10, metric="euclidean", index="flat", progress=False)
     b = knn_graph(
-        X.astype(np.float64), 10, metric="euclidean", index="flat", batch_size=37, progress=False
+        X.astype(np.float64),
+        n_neighbors=10,
+        metric="euclidean",
+        index="flat",
+        batch_size=37,
+        progress=False,
     )
     assert (a != b).nnz == 0
 
@@ -89,7 +94,7 @@ def test_graph_feeds_facility_location():
     from coresets.submodular import FacilityLocation, maximize
 
     X = _blobs(400)
-    G = knn_graph(X, 8, metric="euclidean", progress=False)
+    G = knn_graph(X, n_neighbors=8, metric="euclidean", progress=False)
     sel = maximize(FacilityLocation(G), 12)
     dense = G.toarray()
     # Row j = what candidate j covers: the objective sums, over points, the best cover.
@@ -99,8 +104,12 @@ def test_graph_feeds_facility_location():
 @pytest.mark.parametrize("index", ["ivf", "hnsw"])
 def test_approximate_index_recall_and_determinism(index):
     X = _blobs(4000)
-    G1 = knn_graph(X, 16, metric="euclidean", index=index, random_state=3, progress=False)
-    G2 = knn_graph(X, 16, metric="euclidean", index=index, random_state=3, progress=False)
+    G1 = knn_graph(
+        X, n_neighbors=16, metric="euclidean", index=index, random_state=3, progress=False
+    )
+    G2 = knn_graph(
+        X, n_neighbors=16, metric="euclidean", index=index, random_state=3, progress=False
+    )
     assert (G1 != G2).nnz == 0
     np.testing.assert_array_equal(G1.indices, G2.indices)
     assert knn_recall(X, G1, sample=300, metric="euclidean", random_state=0) >= 0.9
@@ -111,12 +120,18 @@ def test_approximate_index_recall_and_determinism(index):
 def test_fixed_nprobe_is_used():
     X = _blobs(4000)
     narrow = knn_graph(
-        X, 16, metric="euclidean", index="ivf", nprobe=1, random_state=0, progress=False
+        X, n_neighbors=16, metric="euclidean", index="ivf", nprobe=1, random_state=0, progress=False
     )
     wide = knn_graph(
-        X, 16, metric="euclidean", index="ivf", nprobe=10_000, random_state=0, progress=False
+        X,
+        n_neighbors=16,
+        metric="euclidean",
+        index="ivf",
+        nprobe=10_000,
+        random_state=0,
+        progress=False,
     )
-    exact = knn_graph(X, 16, metric="euclidean", index="flat", progress=False)
+    exact = knn_graph(X, n_neighbors=16, metric="euclidean", index="flat", progress=False)
     assert knn_recall(X, narrow, metric="euclidean") < 0.95
     np.testing.assert_array_equal(wide.indices, exact.indices)  # nprobe >= nlist is exhaustive
 
@@ -132,15 +147,15 @@ def test_auto_switches_to_ivf_and_back_to_exact(monkeypatch):
 
     monkeypatch.setattr(knn, "_build_index", spy)
     monkeypatch.setattr(knn, "AUTO_EXACT_MAX", 1000)
-    knn_graph(_blobs(3000), 10, metric="euclidean", random_state=0, progress=False)
+    knn_graph(_blobs(3000), n_neighbors=10, metric="euclidean", random_state=0, progress=False)
     assert calls[-1] == "ivf"
     # Unclustered 64-d data: IVF would need most lists, so "auto" goes exact.
     X = np.random.default_rng(0).standard_normal((3000, 64)).astype(np.float32)
-    G = knn_graph(X, 10, metric="euclidean", random_state=0, progress=False)
+    G = knn_graph(X, n_neighbors=10, metric="euclidean", random_state=0, progress=False)
     assert calls[-1] == "flat"
     assert knn_recall(X, G, sample=200, metric="euclidean") == 1.0
     monkeypatch.setattr(knn, "AUTO_EXACT_MAX", 10_000)
-    knn_graph(X, 10, metric="euclidean", progress=False)
+    knn_graph(X, n_neighbors=10, metric="euclidean", progress=False)
     assert calls[-1] == "flat"
 
 
@@ -160,12 +175,12 @@ def test_gpu_is_chosen_automatically_when_present(monkeypatch):
     knn._gpu_resources.cache_clear()
     assert faiss_gpu_available()
     X = _blobs(800)
-    G = knn_graph(X, 8, metric="cosine", progress=False)
+    G = knn_graph(X, n_neighbors=8, metric="cosine", progress=False)
     assert moved == ["IndexFlat"]
-    ref = knn_graph(X, 8, metric="cosine", device="cpu", progress=False)
+    ref = knn_graph(X, n_neighbors=8, metric="cosine", device="cpu", progress=False)
     assert moved == ["IndexFlat"]  # device="cpu" stays on the CPU
     assert (G != ref).nnz == 0
-    knn_graph(X, 8, metric="cosine", index="hnsw", progress=False)
+    knn_graph(X, n_neighbors=8, metric="cosine", index="hnsw", progress=False)
     assert moved == ["IndexFlat"]  # FAISS has no GPU HNSW
     # Without torch CUDA the GPU is not used even if FAISS reports one.
     monkeypatch.setattr(coresets._device, "cuda_available", lambda: False)
@@ -179,12 +194,12 @@ def test_explicit_cuda_without_gpu_faiss_is_an_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(faiss, "get_num_gpus", lambda: 0, raising=False)
     with pytest.raises(ValueError, match="device"):
-        knn_graph(_blobs(100), 5, device="cuda", progress=False)
+        knn_graph(_blobs(100), n_neighbors=5, device="cuda", progress=False)
 
 
 def test_knn_recall_counts_misses_exactly():
     X = _blobs(300)
-    exact = knn_graph(X, 3, metric="euclidean", index="flat", progress=False)
+    exact = knn_graph(X, n_neighbors=3, metric="euclidean", index="flat", progress=False)
     assert knn_recall(X, exact, sample=10_000, metric="euclidean") == 1.0
     # Keep self and the nearest neighbour, swap the 2nd nearest for the farthest point.
     d2 = ((X[:, None] - X[None]) ** 2).sum(-1)
@@ -203,9 +218,9 @@ def test_knn_recall_counts_misses_exactly():
         (dict(X=np.array([[1.0, np.nan], [1.0, 2.0], [3.0, 1.0]])), ValueError, "X contains NaN"),
         (dict(X=np.array([[1.0, np.inf], [1.0, 2.0], [3.0, 1.0]])), ValueError, "X contains inf"),
         (dict(X=np.array([[1, "a"], [2, "b"]], dtype=object)), TypeError, "X must hold numbers"),
-        (dict(X=np.ones((1, 3))), ValueError, "at least 2 samples"),
+        (dict(X=np.ones((1, 3))), ValueError, "at least 2 rows"),
         (dict(n_neighbors=0), ValueError, "n_neighbors must be >= 1"),
-        (dict(n_neighbors=20), ValueError, "n_neighbors must be < n_samples"),
+        (dict(n_neighbors=20), ValueError, "n_neighbors must be < n_rows"),
         (dict(n_neighbors=2.5), TypeError, "n_neighbors"),
         (dict(n_neighbors=True), TypeError, "n_neighbors"),
         (
@@ -230,7 +245,7 @@ def test_bad_input(kwargs, exc, match):
 
 def test_knn_recall_bad_input():
     X = _blobs(50)
-    G = knn_graph(X, 3, progress=False)
+    G = knn_graph(X, n_neighbors=3, progress=False)
     with pytest.raises(TypeError, match="graph"):
         knn_recall(X, G.toarray())
     with pytest.raises(ValueError, match="graph must have shape"):
@@ -259,7 +274,7 @@ def test_missing_neighbours_are_dropped_and_self_inserted():
 def test_float64_beyond_float32_range_is_an_error():
     X = np.array([[1e300, 1.0], [1.0, 2.0], [3.0, 1.0]])
     with pytest.raises(ValueError, match="X contains values that overflow float32"):
-        knn_graph(X, 2, metric="euclidean", progress=False)
+        knn_graph(X, n_neighbors=2, metric="euclidean", progress=False)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
@@ -267,12 +282,38 @@ def test_search_api_matches_knn_graph(metric):
     # knn_graph is build_index + search + to_similarity on the set against itself.
     X = np.random.default_rng(1).standard_normal((300, 8)).astype(np.float32)
     Xp = knn.prepare(X, metric)
-    D, I = knn.search(knn.build_index(Xp, metric, n_neighbors=5), Xp, 5, batch_size=64)
+    D, I = knn.search(knn.build_index(Xp, metric, k=5), Xp, 5, batch_size=64)
     sims = knn.to_similarity(D, metric, knn.gaussian_bandwidth(D))
-    G = knn_graph(X, 5, metric=metric, progress=False)
+    G = knn_graph(X, n_neighbors=5, metric=metric, progress=False)
     for r in range(300):
         if r not in I[r]:  # a tie left self out: knn_graph then replaces the farthest
             continue
         order = np.argsort(I[r])
         np.testing.assert_array_equal(I[r][order], G.indices[G.indptr[r] : G.indptr[r + 1]])
         np.testing.assert_allclose(sims[r][order], G.data[G.indptr[r] : G.indptr[r + 1]], 1e-5)
+
+
+def test_neighbor_similarities_is_the_graph_convention():
+    """Self edge, transform and bandwidth, each with the choice its caller makes."""
+    D = np.array([[0.0, 0.5, 2.0], [0.3, 0.4, 9.0]], dtype=np.float32)
+    I = np.array([[0, 1, 2], [2, 0, -1]])
+    self_ids = np.array([0, 1])
+    # euclidean, bandwidth from these rows' non-self edges: 0.5, 2.0, 0.3, 0.4 -> 0.45
+    ids, sims = knn.neighbor_similarities(D, I, "euclidean", self_ids=self_ids)
+    np.testing.assert_array_equal(ids, [[0, 1, 2], [2, 0, 1]])  # row 1: self took the miss
+    np.testing.assert_allclose(sims, np.exp(-np.array([[0, 0.5, 2.0], [0.3, 0.4, 0]]) / 0.45), 1e-6)
+    assert knn.edge_bandwidth(D, I, self_ids) == pytest.approx(0.45)
+    # a given bandwidth, and None: squared distances left for a later, wider bandwidth
+    _, fixed = knn.neighbor_similarities(D, I, "euclidean", self_ids=self_ids, sigma2=2.0)
+    np.testing.assert_allclose(fixed, np.exp(-np.array([[0, 0.5, 2.0], [0.3, 0.4, 0]]) / 2.0), 1e-6)
+    _, raw = knn.neighbor_similarities(D, I, "euclidean", self_ids=self_ids, sigma2=None)
+    np.testing.assert_array_equal(raw, np.array([[0, 0.5, 2.0], [0.3, 0.4, 0]], np.float32))
+    # dot: self keeps its own inner product; no self edge: misses are 0, nothing inserted
+    ips = np.array([[4.0, 0.5, -1.0], [0.3, 0.2, 0.0]], dtype=np.float32)
+    _, dot = knn.neighbor_similarities(ips, I, "dot", self_ids=self_ids, self_scores=[4.0, 9.0])
+    np.testing.assert_array_equal(dot, np.array([[4.0, 0.5, 0.0], [0.3, 0.2, 9.0]], np.float32))
+    ids, cos = knn.neighbor_similarities(ips, I, "cosine")
+    np.testing.assert_array_equal(ids, I)
+    np.testing.assert_array_equal(cos, np.array([[1.0, 0.5, 0.0], [0.3, 0.2, 0.0]], np.float32))
+    with pytest.raises(ValueError, match="self_scores"):
+        knn.neighbor_similarities(ips, I, "dot", self_ids=self_ids)

@@ -5,13 +5,13 @@ from sklearn.base import BaseEstimator
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from coresets.sampling import (
-    AdaptiveReselection,
     CoresetSampler,
     DistributedCoresetSampler,
     WeightedCoresetSampler,
     WeightedDataset,
     WeightedSubset,
 )
+from coresets.training import AdaptiveReselection
 
 IDX = np.array([7, 3, 11, 0, 5, 9, 2])
 
@@ -161,11 +161,15 @@ def test_dataloader_with_workers_and_reselection_between_epochs():
 class _FirstK(BaseEstimator):
     """Picks the k rows with the largest first embedding coordinate (tiny test selector)."""
 
+    #: the random_state of every fit, in order
+    seen = []
+
     def __init__(self, n_samples=2, random_state=None):
         self.n_samples = n_samples
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        _FirstK.seen.append(self.random_state)
         self.ranking_ = np.argsort(-X[:, 0], kind="stable")[: self.n_samples]
         self.weights_ = np.full(self.n_samples, len(X) / self.n_samples)
         return self
@@ -181,6 +185,7 @@ def test_adaptive_reselection_every_r_epochs():
         return np.array([[(i * (len(calls) + 1)) % 7] for i in range(10)], dtype=float)
 
     samplers = [CoresetSampler([0], seed=0), DistributedCoresetSampler([0], 2, 1)]
+    _FirstK.seen.clear()
     hook = AdaptiveReselection(_FirstK(n_samples=3), embed, samplers, every=2)
     model.train()
     did = [hook.on_epoch_start(e, model) for e in range(5)]
@@ -191,6 +196,15 @@ def test_adaptive_reselection_every_r_epochs():
     assert sorted(samplers[0]) == sorted(last.tolist()) and len(last) == 3
     assert [e for e, _ in hook.history_] == [0, 2, 4]
     assert not np.array_equal(hook.history_[0][1], hook.history_[1][1])
+    # each reselection's selector is seeded random_state + epoch (None: unseeded)
+    assert _FirstK.seen == [None, None, None]
+    _FirstK.seen.clear()
+    seeded = AdaptiveReselection(_FirstK(n_samples=3), embed, samplers, every=2, random_state=10)
+    for e in range(5):
+        seeded.on_epoch_start(e, model)
+    assert _FirstK.seen == [10, 12, 14]
+    with pytest.raises(ValueError, match="random_state"):
+        AdaptiveReselection(_FirstK(), embed, samplers, random_state=-1)
     with pytest.raises(TypeError, match="embed_fn"):
         AdaptiveReselection(_FirstK(), None, samplers)
     with pytest.raises(TypeError, match="set_subset"):

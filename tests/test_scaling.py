@@ -17,6 +17,7 @@ from coresets.scaling import (
     mlp,
     plot_scaling,
     scaling_curve,
+    write_report,
 )
 
 
@@ -129,12 +130,12 @@ def test_data_efficiency_matches_hand_interpolation():
     assert rows[200]["ratio"] == pytest.approx(200 / np.sqrt(80000))
     assert rows[400]["beyond"] == "above" and np.isnan(rows[400]["ratio"])
     assert rows[50]["beyond"] == "below" and np.isnan(rows[50]["baseline_value"])
-    loss_rows = {r["size"]: r for r in data_efficiency(res, "fl", metric="loss")}
+    loss_rows = {r["size"]: r for r in data_efficiency(res, "fl", score="loss")}
     assert loss_rows[100]["ratio"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="baseline"):
         data_efficiency(res, "fl", baseline="nope")
-    with pytest.raises(ValueError, match="metric"):
-        data_efficiency(res, "fl", metric="f1")
+    with pytest.raises(ValueError, match="score"):
+        data_efficiency(res, "fl", score="f1")
 
 
 # ---------------------------------------------------------------- experiment
@@ -171,7 +172,8 @@ def test_scaling_curve_resumes_after_a_crash_and_matches_a_fresh_run(digits, tmp
                       seeds=1, trainer=CentroidTrainer(), out_dir=out, progress=False)  # fmt: skip
     png = plot_scaling(resumed, tmp_path / "plot" / "curves")
     assert png.name == "curves.png" and png.read_bytes()[:4] == b"\x89PNG"
-    md = png.with_suffix(".md").read_text()
+    assert not png.with_suffix(".md").exists()  # drawing writes no report
+    md = write_report(resumed, png.with_suffix(".md"), plot=png).read_text()
     assert "Data efficiency against random" in md and "facility_location" in md
     assert "Verdict" in md
 
@@ -248,18 +250,31 @@ def test_torch_trainer_refit_trains_on_the_held_out_examples_too(digits):
 
 def test_load_mnist1d_restores_global_rng(tmp_path):
     np_state, py_state = _np_state(), random.getstate()
-    d = load_mnist1d(num_samples=500, cache_dir=tmp_path)
+    d = load_mnist1d(n_rows=500, cache_dir=tmp_path)
     assert np.array_equal(np_state[1], _np_state()[1]) and py_state == random.getstate()
     assert d.X.shape == (400, 40) and d.X_test.shape == (100, 40) and d.model == "cnn1d"
-    cached = load_mnist1d(num_samples=500, cache_dir=tmp_path)
+    cached = load_mnist1d(n_rows=500, cache_dir=tmp_path)
     assert np.array_equal(cached.X, d.X) and (tmp_path / "mnist1d_500.npz").exists()
     with pytest.raises(ValueError, match="neither"):
         load_dataset("no-such-dataset")
+
+
+#: MNIST-1D's published CNN test accuracy (the mnist1d package's README, "Comparing MNIST
+#: and MNIST-1D": logistic regression 32%, MLP 68%, CNN 94%, GRU 91%), one run of the paper.
+PUBLISHED_CNN_ACCURACY = 0.94
+#: How far the mean of two seeds may fall below it. Single runs of this trainer on full
+#: data differ by seed and by CPU (float results are not bit-identical across machines):
+#: 93.5 / 92.4 / 93.6% on seeds 0 / 1 / 2 on the machine of benchmarks/RESULTS.md, 91.6 /
+#: 92.5% on seeds 0 / 1 on another, i.e. up to 2.4 points under 94% for one run and
+#: 92.1-93.0% for the mean of two. 2.5 points holds both machines' means, and still fails
+#: the trainers this one replaced (no refit: 90.4% on seed 1; keeping the best validation
+#: loss instead of accuracy: ~88%) and every model class below the CNN in that table.
+PUBLISHED_MARGIN = 0.025
 
 
 @pytest.mark.slow
 def test_reference_cnn_reaches_published_accuracy_on_full_mnist1d():
     d = load_mnist1d()
     tr = default_trainer(d, device="cpu")
-    acc = tr.evaluate(tr.fit(d.train, seed=0), d.test)["accuracy"]
-    assert acc >= 0.92, acc
+    accs = [tr.evaluate(tr.fit(d.train, seed=seed), d.test)["accuracy"] for seed in (0, 1)]
+    assert np.mean(accs) >= PUBLISHED_CNN_ACCURACY - PUBLISHED_MARGIN, accs

@@ -22,7 +22,7 @@ from coresets.selectors import (
     SaturatedCoverageSelector,
     allocate_per_class,
 )
-from coresets.submodular import FacilityLocation, similarity
+from coresets.submodular import FacilityLocation, StochasticGreedy, similarity
 
 # Checks that assume a transformer keeps every input row (row i of the output is row
 # i of the input, for any input). A selector returns the chosen rows of the data it was
@@ -134,8 +134,12 @@ def test_weights_sparse_knn_sum_to_n_and_baselines_weighted(digits):
     X = X[:300]
     sel = FacilityLocationSelector(20, n_neighbors=5, random_state=0, device="cpu").fit(X)
     assert sel.weights_.sum() == 300 and (sel.weights_ >= 1).all()
-    for cls in (RandomSelector, KCenterGreedySelector, HerdingSelector):
-        est = cls(20, random_state=0).fit(X)
+    for est in (
+        RandomSelector(20, random_state=0),
+        KCenterGreedySelector(20, random_state=0),
+        HerdingSelector(20),  # deterministic: no random_state
+    ):
+        est.fit(X)
         d = ((X[:, None] - X[est.ranking_][None]) ** 2).sum(-1)
         np.testing.assert_array_equal(est.weights_, np.bincount(d.argmin(1), minlength=20))
 
@@ -148,6 +152,11 @@ def test_gains_objective_semantics():
     assert np.all(np.diff(kc.gains_) <= 0) and kc.objective_ == kc.gains_[-1]
     fl = FacilityLocationSelector(5, device="cpu").fit(X)
     assert np.isclose(fl.gains_.sum(), fl.objective_)
+    for est in (r, kc, fl):  # the fitted attributes are the fields of selection_
+        sel = est.selection_
+        assert sel.indices is est.ranking_ and sel.gains is est.gains_
+        assert sel.weights is est.weights_
+        assert sel.objective == est.objective_ or np.isnan(est.objective_)
 
 
 def test_n_neighbors_auto_and_large_int_are_dense():
@@ -167,9 +176,9 @@ def test_dense_over_budget_falls_back_to_implicit_similarity(digits, monkeypatch
 
     X = digits[0][:400]  # integer pixels: both forms compute identical similarities
     stored = FacilityLocationSelector(40, device="cpu").fit(X)
-    # the float32 matrix (640 kB) no longer fits, the 16-bit codes (320 kB) do
-    for owner in (module, coresets._validation):
-        monkeypatch.setattr(owner, "DEFAULT_MEMORY_BUDGET", 400 * 400 * 3)
+    # the float32 matrix (640 kB) no longer fits, the 16-bit codes (320 kB) do; the one
+    # budget in _validation reaches the selector too
+    monkeypatch.setattr(coresets._validation, "DEFAULT_MEMORY_BUDGET", 400 * 400 * 3)
     built = []
     real = module.ImplicitSimilarity
     monkeypatch.setattr(
@@ -205,9 +214,9 @@ def test_allocate_per_class():
     assert allocate_per_class([500, 300, 200], 10).tolist() == [5, 3, 2]
     assert allocate_per_class([1000, 1], 10).tolist() == [9, 1]  # every class gets one
     assert allocate_per_class([7, 7, 6], 7).sum() == 7
-    assert allocate_per_class([10, 9, 8], 8, "balanced").tolist() == [3, 3, 2]
+    assert allocate_per_class([10, 9, 8], 8, mode="balanced").tolist() == [3, 3, 2]
     with pytest.raises(ValueError, match="class 'z' has 2 points"):
-        allocate_per_class([10, 2], 6, "balanced", labels=["y", "z"])
+        allocate_per_class([10, 2], 6, mode="balanced", labels=["y", "z"])
     with pytest.raises(ValueError, match="at least one point per class"):
         allocate_per_class([5, 5, 5], 2)
 
@@ -246,6 +255,27 @@ def test_deterministic_given_random_state():
     ):
         a = clone(est).fit(X).ranking_
         np.testing.assert_array_equal(a, clone(est).fit(X).ranking_)
+    # an optimiser object carries its own knobs; seeded alike it picks what the name does
+    by_name = FacilityLocationSelector(20, optimizer="stochastic", random_state=3, device="cpu")
+    by_object = FacilityLocationSelector(
+        20, optimizer=StochasticGreedy(epsilon=0.01, random_state=3), device="cpu"
+    )
+    np.testing.assert_array_equal(by_name.fit(X).ranking_, clone(by_object).fit(X).ranking_)
+    coarse = FacilityLocationSelector(
+        20, optimizer=StochasticGreedy(epsilon=0.5, random_state=3), device="cpu"
+    )
+    assert not np.array_equal(coarse.fit(X).ranking_, by_name.ranking_)
+
+
+def test_mixture_coefficients_weigh_the_parts():
+    X = np.abs(np.random.default_rng(9).normal(size=(60, 4)))
+    fl = FacilityLocationSelector(8, device="cpu").fit(X)
+    parts = [FacilityLocationSelector(device="cpu"), GraphCutSelector(lam=2.0, device="cpu")]
+    only_fl = MixtureSelector(8, parts, coefficients=[1.0, 0.0]).fit(X)
+    np.testing.assert_array_equal(only_fl.ranking_, fl.ranking_)
+    np.testing.assert_allclose(only_fl.gains_, fl.gains_)
+    both = MixtureSelector(8, parts, coefficients=[1.0, 3.0]).fit(X)
+    assert both.objective_ > fl.objective_
 
 
 def test_pandas_rows_come_back_as_a_frame():
@@ -313,3 +343,12 @@ def test_bad_input():
         MixtureSelector(
             5, [FacilityLocationSelector(metric="precomputed"), GraphCutSelector()]
         ).fit(np.ones((4, 4)))
+
+
+def test_metric_aliases_select_and_weigh_as_the_canonical_metric():
+    X = np.random.default_rng(10).normal(size=(50, 4))
+    for alias, name in (("ip", "dot"), ("l2", "euclidean")):
+        a = FacilityLocationSelector(5, metric=alias, device="cpu").fit(X)
+        b = FacilityLocationSelector(5, metric=name, device="cpu").fit(X)
+        np.testing.assert_array_equal(a.ranking_, b.ranking_)
+        np.testing.assert_array_equal(a.weights_, b.weights_)

@@ -1,4 +1,4 @@
-"""Shard readers, RandGreeDi, Sieve-Streaming++ and checkpoint/resume over sharded data."""
+"""Shard readers, RandGreeDi, Sieve-Streaming++ (in memory and over shards), checkpoints."""
 
 from __future__ import annotations
 
@@ -14,8 +14,25 @@ import numpy as np
 import pytest
 
 from coresets.knn import knn_graph
-from coresets.streaming import Checkpoint, greedi, open_shards, select_from_shards, sieve
-from coresets.submodular import FacilityLocation, maximize
+from coresets.selection import Selection
+from coresets.shards import open_shards
+from coresets.streaming import (
+    Checkpoint,
+    RandGreeDi,
+    SieveStreaming,
+    _plan,
+    greedi,
+    select_from_shards,
+)
+from coresets.submodular import (
+    FacilityLocation,
+    FeatureBased,
+    GraphCut,
+    LazyGreedy,
+    StochasticGreedy,
+    maximize,
+)
+from coresets.submodular import streaming as sieve_kernel
 from coresets.weights import nearest_center_weights
 
 
@@ -46,7 +63,7 @@ def shards(tmp_path):
 def test_npy_reader_offsets_take_and_blocks(shards):
     root, X = shards
     data = open_shards(root)
-    assert data.n_samples == 1200 and data.n_features == 8 and data.n_shards == 3
+    assert data.n_rows == 1200 and data.n_features == 8 and data.n_shards == 3
     assert data.offsets.tolist() == [0, 500, 800, 1200]
     rows = np.array([1199, 0, 650, 499, 500, 3])
     np.testing.assert_array_equal(data.take(rows), X[rows])
@@ -141,7 +158,7 @@ def test_parquet_reader(tmp_path, fixed):
         table = pa.table({"uid": np.arange(lo, hi) + 1000, "vec": col})
         pq.write_table(table, root / f"part{i}.parquet")
     data = open_shards(root, id_column="uid", embedding_column="vec")
-    assert (data.n_samples, data.n_features, data.dtype) == (50, 6, np.float32)
+    assert (data.n_rows, data.n_features, data.dtype) == (50, 6, np.float32)
     np.testing.assert_array_equal(data.take(np.arange(50)), X)
     np.testing.assert_array_equal(data.ids(1), np.arange(20, 50) + 1000)
     with pytest.raises(ValueError, match="no embedding_column 'embedding'"):
@@ -177,8 +194,8 @@ def test_partition_rows_cover_every_row_once():
 
 def test_one_partition_equals_centralised_lazy_greedy(shards):
     root, X = shards
-    sel = select_from_shards(root, 25, n_partitions=1, random_state=0, progress=False)
-    ref = maximize(FacilityLocation(knn_graph(X, 32, progress=False)), 25, "lazy")
+    sel = select_from_shards(root, 25, algorithm=RandGreeDi(n_partitions=1), random_state=0)
+    ref = maximize(FacilityLocation(knn_graph(X, n_neighbors=32, progress=False)), 25, "lazy")
     assert set(sel.indices.tolist()) == set(ref.indices.tolist())
 
 
@@ -192,27 +209,27 @@ def test_candidate_rows_and_merge_match_brute_force(shards, metric):
     for first, stop in reversed(greedi.chunks(data.shard_sizes, 400)):  # any order
         new = greedi.chunk_neighbors(data, first, stop, X[candidates], 32, metric, 0)
         keys, ids = greedi.merge_top(keys, ids, *new)
-    G = knn_graph(X, 32, metric=metric, progress=False)  # exact (flat) at this size
+    G = knn_graph(X, n_neighbors=32, metric=metric, progress=False)  # exact (flat) at this size
     for r, j in enumerate(candidates):  # the candidates' rows of the centralised graph
         row = ids[r].copy()
         if j not in row:  # dot: self replaces the farthest, as knn_graph does
             row[-1] = j
         assert set(row) == set(G.indices[G.indptr[j] : G.indptr[j + 1]])
-    Xc = greedi._search.prepare(X[candidates], metric)
+    Xc = _plan.prepare(X[candidates], metric)
     self_keys = np.zeros(6, np.float32) if metric == "euclidean" else (Xc * Xc).sum(1)
     res = greedi.merge_greedy(candidates, keys, ids, self_keys, 2, metric, [3, 3])
     f = FacilityLocation(G)
     pairs = itertools.combinations(candidates.tolist(), 2)
     best = max(f.evaluate(list(pair)) for pair in pairs)
     if metric != "euclidean":  # euclidean's bandwidth comes from these rows only
-        assert res["objective"] == pytest.approx(f.evaluate(res["indices"]), rel=1e-5)
-    assert f.evaluate(res["indices"]) >= (1 - 1 / np.e) * best
+        assert res.objective == pytest.approx(f.evaluate(res.indices), rel=1e-5)
+    assert f.evaluate(res.indices) >= (1 - 1 / np.e) * best
 
 
 def test_greedi_result_shape_weights_and_determinism(shards):
     root, X = shards
-    a = select_from_shards(root, 0.02, n_partitions=3, random_state=3, progress=False)
-    b = select_from_shards(root, 24, n_partitions=3, random_state=3, progress=False)
+    a = select_from_shards(root, 0.02, algorithm=RandGreeDi(n_partitions=3), random_state=3)
+    b = select_from_shards(root, 24, algorithm=RandGreeDi(n_partitions=3), random_state=3)
     assert len(a) == 24 and np.unique(a.indices).size == 24
     np.testing.assert_array_equal(a.indices, b.indices)
     assert a.gains.sum() == pytest.approx(a.objective)
@@ -220,19 +237,19 @@ def test_greedi_result_shape_weights_and_determinism(shards):
     ref = nearest_center_weights(X, X[a.indices], metric="cosine")
     np.testing.assert_array_equal(a.weights, ref)
     assert a.weights.sum() == 1200
-    s = select_from_shards(root, 24, n_partitions=3, random_state=3, progress=False,
-                           weights="sample", sample_size=600)  # fmt: skip
+    s = select_from_shards(root, 24, algorithm=RandGreeDi(n_partitions=3, sample_size=600),
+                           weighting="sample", random_state=3)  # fmt: skip
     assert len(s) == 24
     assert s.weights.sum() == pytest.approx(1200)
-    assert select_from_shards(root, 5, progress=False, weights=None).weights is None
+    assert select_from_shards(root, 5, weighting=None).weights is None
 
 
 def test_greedi_beats_random_on_the_global_graph(tmp_path):
     X = blobs(4000, d=8, centers=40, seed=1)
     root = write_shards(tmp_path / "s", X, [1000] * 4)
-    f = FacilityLocation(knn_graph(X, 32, progress=False))
+    f = FacilityLocation(knn_graph(X, n_neighbors=32, progress=False))
     central = maximize(f, 40, "lazy").objective
-    sel = select_from_shards(root, 40, n_partitions=4, random_state=0, progress=False)
+    sel = select_from_shards(root, 40, algorithm=RandGreeDi(n_partitions=4), random_state=0)
     rng = np.random.default_rng(0)
     rand = np.mean([f.evaluate(rng.choice(4000, 40, replace=False)) for _ in range(5)])
     value = f.evaluate(sel.indices)
@@ -279,12 +296,13 @@ def test_sieve_matches_reference_and_guarantee(seed):
     n, s, k, eps = 14, 9, 3, 0.2
     dense = rng.uniform(size=(n, s)) * (rng.uniform(size=(n, s)) < 0.4)
     nbr = np.where(dense > 0, np.arange(s), -1)
-    state = sieve.init_state(k, s, eps)
+    state = sieve_kernel.init_state(k, s, eps)
     for lo in range(0, n, 5):  # blocks: the state carries over between calls
-        sieve.process(
+        sieve_kernel.process(
             state, nbr[lo : lo + 5], dense[lo : lo + 5], np.arange(lo, lo + 5)[: n - lo], k, eps
         )
-    ids, gains, value = sieve.best(state)
+    best = sieve_kernel.best(state)
+    ids, gains, value = best.indices, best.gains, best.objective
     ref_value, ref_ids = reference_sieve(dense, k, eps)
     assert ids.tolist() == ref_ids
     assert value == pytest.approx(ref_value)
@@ -295,10 +313,10 @@ def test_sieve_matches_reference_and_guarantee(seed):
 
 def test_sieve_from_shards(shards):
     root, X = shards
-    sel = select_from_shards(root, 20, algorithm="sieve", random_state=0, progress=False)
+    sel = select_from_shards(root, 20, algorithm="sieve", random_state=0)
     assert 0 < len(sel) <= 20 and np.unique(sel.indices).size == len(sel)
     assert sel.weights.sum() == 1200
-    again = select_from_shards(root, 20, algorithm="sieve", random_state=0, progress=False)
+    again = select_from_shards(root, 20, algorithm=SieveStreaming(), random_state=0)
     np.testing.assert_array_equal(sel.indices, again.indices)
 
 
@@ -308,7 +326,8 @@ def test_sieve_from_shards(shards):
 @pytest.mark.parametrize("algorithm", ["greedi", "sieve"])
 def test_resume_after_failure_gives_uninterrupted_result(shards, tmp_path, monkeypatch, algorithm):
     root, _ = shards
-    kw = dict(n_partitions=3, random_state=5, progress=False, algorithm=algorithm)
+    algo = RandGreeDi(n_partitions=3) if algorithm == "greedi" else SieveStreaming()
+    kw = dict(random_state=5, algorithm=algo)
     full = select_from_shards(root, 15, **kw)
     ckpt = tmp_path / "ckpt"
     real_save = Checkpoint.save
@@ -335,7 +354,7 @@ def test_resume_after_failure_gives_uninterrupted_result(shards, tmp_path, monke
 
 _KILL_SCRIPT = """
 import sys, time
-from coresets.streaming import greedi, select_from_shards
+from coresets.streaming import RandGreeDi, greedi, select_from_shards
 if sys.argv[3] == "slow":
     real = greedi.local_greedy
     def slow(*a):
@@ -343,8 +362,8 @@ if sys.argv[3] == "slow":
         time.sleep(1.0)
         return out
     greedi.local_greedy = slow
-sel = select_from_shards(sys.argv[1], 40, n_partitions=6, checkpoint_dir=sys.argv[2],
-                         random_state=None, progress=False)
+sel = select_from_shards(sys.argv[1], 40, algorithm=RandGreeDi(n_partitions=6),
+                         checkpoint_dir=sys.argv[2], random_state=None)
 print(",".join(map(str, sel.indices.tolist())))
 """
 
@@ -372,8 +391,8 @@ def test_sigkill_and_rerun_gives_uninterrupted_result(tmp_path):
                          capture_output=True, text=True, check=True)  # fmt: skip
     seed = json.loads((ckpt / "manifest.json").read_text())["seed"]
     resumed = np.array(out.stdout.strip().split(","), dtype=np.int64)
-    ref = select_from_shards(root, 40, n_partitions=6, checkpoint_dir=ckpt_ref,
-                             random_state=seed, progress=False)  # fmt: skip
+    ref = select_from_shards(root, 40, algorithm=RandGreeDi(n_partitions=6),
+                             checkpoint_dir=ckpt_ref, random_state=seed)  # fmt: skip
     np.testing.assert_array_equal(resumed, ref.indices)
 
 
@@ -382,26 +401,190 @@ def test_sigkill_and_rerun_gives_uninterrupted_result(tmp_path):
 
 def test_bad_arguments_name_themselves(shards, tmp_path):
     root, _ = shards
-    with pytest.raises(ValueError, match="n_samples"):
-        select_from_shards(root, 5000, progress=False)
-    with pytest.raises(ValueError, match="method"):
-        select_from_shards(root, 5, method="graph_cut", progress=False)
-    rand = select_from_shards(root, 7, method="random", random_state=1, progress=False)
-    assert np.unique(rand.indices).size == 7 and rand.weights.sum() == pytest.approx(1200)
-    again = select_from_shards(root, 7, method="random", random_state=1, progress=False)
-    np.testing.assert_array_equal(rand.indices, again.indices)
+    with pytest.raises(ValueError, match="k must"):
+        select_from_shards(root, 5000)
     with pytest.raises(ValueError, match="metric"):
-        select_from_shards(root, 5, metric="l1", progress=False)
+        select_from_shards(root, 5, algorithm=RandGreeDi(metric="l1"))
     with pytest.raises(ValueError, match="algorithm"):
-        select_from_shards(root, 5, algorithm="magic", progress=False)
+        select_from_shards(root, 5, algorithm="magic")
+    with pytest.raises(ValueError, match="algorithm"):
+        select_from_shards(root, 5, algorithm=LazyGreedy())
+    with pytest.raises(ValueError, match="weighting"):
+        select_from_shards(root, 5, weighting="exact")
     with pytest.raises(TypeError, match="client"):
-        select_from_shards(root, 5, client="tcp://nowhere:1", progress=False)
+        select_from_shards(root, 5, client="tcp://nowhere:1")
     with pytest.raises(ValueError, match="epsilon"):
-        select_from_shards(root, 5, algorithm="sieve", epsilon=1.5, progress=False)
+        select_from_shards(root, 5, algorithm=SieveStreaming(epsilon=1.5))
+    with pytest.raises(ValueError, match="n_partitions"):
+        RandGreeDi(n_partitions=0)
     with pytest.raises(ValueError, match="is not a directory"):
-        select_from_shards(tmp_path / "missing", 5, progress=False)
+        select_from_shards(tmp_path / "missing", 5)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="neither .npy nor .parquet"):
-        select_from_shards(tmp_path / "empty", 5, progress=False)
-    with pytest.raises(TypeError, match="path"):
-        select_from_shards(42, 5, progress=False)
+        select_from_shards(tmp_path / "empty", 5)
+    with pytest.raises(TypeError, match="data must be"):
+        select_from_shards(42, 5)
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+def _global_rng_state():
+    return np.random.get_state()[1].copy()  # noqa: NPY002 - checking that nobody changed it
+
+
+def _dense_fl(n=60, d=4, seed=0):
+    X = np.random.default_rng(seed).normal(size=(n, d))
+    D2 = ((X[:, None] - X[None]) ** 2).sum(-1)
+    return FacilityLocation(D2.max() - D2)
+
+
+def _functions():
+    rng = np.random.default_rng(1)
+    S = rng.uniform(size=(50, 50))
+    return [
+        ("facility_location", _dense_fl()),
+        ("graph_cut", GraphCut((S + S.T) / 2, lam=0.3)),
+        (
+            "feature_based",
+            FeatureBased(rng.uniform(size=(50, 6)) * (rng.uniform(size=(50, 6)) < 0.5)),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("name,f", _functions(), ids=[n for n, _ in _functions()])
+def test_randgreedi_in_memory_one_partition_is_the_inner_optimizer(name, f):
+    for inner in (LazyGreedy(), StochasticGreedy(epsilon=0.2, random_state=4)):
+        ref = maximize(f, 8, inner)
+        got = maximize(f, 8, RandGreeDi(n_partitions=1, optimizer=inner, random_state=0))
+        np.testing.assert_array_equal(got.indices, ref.indices)
+        np.testing.assert_array_equal(got.gains, ref.gains)
+        assert got.objective == ref.objective
+
+
+@pytest.mark.parametrize("name,f", _functions(), ids=[n for n, _ in _functions()])
+def test_randgreedi_in_memory_parts_merge_and_seed(name, f):
+    before = _global_rng_state()
+    algo = RandGreeDi(n_partitions=4, local_k=6, random_state=7)
+    sel = maximize(f, 6, algo)
+    np.testing.assert_array_equal(_global_rng_state(), before)  # global RNG untouched
+    again = maximize(f, 6, RandGreeDi(n_partitions=4, local_k=6, random_state=7))
+    np.testing.assert_array_equal(sel.indices, again.indices)
+    assert len(sel) == 6 and np.unique(sel.indices).size == 6
+    assert sel.gains.sum() == pytest.approx(sel.objective)
+    assert sel.objective == pytest.approx(f.evaluate(sel.indices))
+    # the better of the merge and every local solution: at least each part's greedy
+    perm = np.random.default_rng(7).permutation(f.n)
+    for p in range(4):
+        part = np.sort(perm[p::4])
+        local = maximize(f, 6, LazyGreedy(), initial_subset=np.setdiff1d(np.arange(f.n), part))
+        # (the initial subset hides the other parts; its value is a constant offset)
+        value = f.evaluate(local.indices)
+        assert sel.objective >= value - 1e-9
+    lazy = maximize(f, 6, LazyGreedy()).objective
+    assert sel.objective >= 0.5 * lazy
+    with pytest.raises(ValueError, match="cardinality"):
+        maximize(f, None, algo, costs=np.ones(f.n), budget=3.0)
+
+
+def test_randgreedi_respects_an_initial_subset():
+    f = _dense_fl()
+    sel = maximize(f, 5, RandGreeDi(n_partitions=1), initial_subset=[0, 1])
+    ref = maximize(f, 5, LazyGreedy(), initial_subset=[0, 1])
+    np.testing.assert_array_equal(sel.indices, ref.indices)
+    assert sel.objective == ref.objective
+
+
+def test_sieve_in_memory_matches_reference_and_the_kernel():
+    rng = np.random.default_rng(3)
+    n, k, eps = 40, 4, 0.2
+    S = rng.uniform(size=(n, n)) * (rng.uniform(size=(n, n)) < 0.3)
+    f = FacilityLocation(S)
+    sel = maximize(f, k, SieveStreaming(epsilon=eps))
+    ref_value, ref_ids = reference_sieve(S, k, eps)
+    assert sel.indices.tolist() == ref_ids
+    assert sel.objective == pytest.approx(ref_value)
+    state = sieve_kernel.init_state(k, n, eps)
+    sieve_kernel.process(state, np.tile(np.arange(n), (n, 1)), S, np.arange(n), k, eps)
+    assert sieve_kernel.best(state).indices.tolist() == ref_ids
+
+
+@pytest.mark.parametrize("name,f", _functions(), ids=[n for n, _ in _functions()])
+def test_sieve_in_memory_guarantee_and_determinism(name, f):
+    for eps in (0.1, 0.3):
+        before = _global_rng_state()
+        sel = maximize(f, 5, SieveStreaming(epsilon=eps))
+        np.testing.assert_array_equal(_global_rng_state(), before)
+        assert 0 < len(sel) <= 5 and np.unique(sel.indices).size == len(sel)
+        assert sel.objective == pytest.approx(f.evaluate(sel.indices))
+        assert sel.gains.sum() == pytest.approx(sel.objective)
+        # OPT >= lazy greedy, so the (1/2 - eps) guarantee holds against it
+        assert sel.objective >= (0.5 - eps) * maximize(f, 5, LazyGreedy()).objective
+        again = maximize(f, 5, SieveStreaming(epsilon=eps))
+        np.testing.assert_array_equal(sel.indices, again.indices)
+
+
+# --------------------------------------------------------------------------- checkpoint identity
+
+
+def _two_column_parquet(path, X, with_id=True):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = X.shape[1]
+    cols = {
+        "vec": pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), d),
+        "vec2": pa.FixedSizeListArray.from_arrays(pa.array((X[::-1] * 2).ravel()), d),
+    }
+    if with_id:
+        cols["id"] = np.arange(X.shape[0])
+    pq.write_table(pa.table(cols), path)
+    return path
+
+
+def test_parquet_without_id_column_selects(tmp_path):
+    X = blobs(300, d=6)
+    path = _two_column_parquet(tmp_path / "noid.parquet", X, with_id=False)
+    sel = select_from_shards(open_shards(path, embedding_column="vec"), 10, random_state=0)
+    ref = select_from_shards(write_shards(tmp_path / "npy", X, [300]), 10, random_state=0)
+    np.testing.assert_array_equal(sel.indices, ref.indices)
+    assert open_shards(path, embedding_column="vec").ids(0) is None
+    with pytest.raises(ValueError, match="no id_column 'id'"):
+        open_shards(path, embedding_column="vec", id_column="id")
+
+
+def test_checkpoint_of_another_run_is_refused_naming_the_difference(tmp_path):
+    X = blobs(400, d=6)
+    path = _two_column_parquet(tmp_path / "two.parquet", X)
+    ckpt = tmp_path / "ck"
+    algo = RandGreeDi(n_partitions=2)
+    vec = open_shards(path, embedding_column="vec")
+    sel = select_from_shards(vec, 12, algorithm=algo, checkpoint_dir=ckpt, random_state=1)
+    cases = [
+        (dict(data=open_shards(path, embedding_column="vec2")), "columns.embedding_column"),
+        (dict(weighting="sample"), "weighting"),
+        (dict(weighting=None), "weighting"),
+        (dict(algorithm=RandGreeDi(n_partitions=3)), "algorithm.n_partitions"),
+        (dict(algorithm=RandGreeDi(n_partitions=2, n_neighbors=16)), "algorithm.n_neighbors"),
+        (dict(algorithm=RandGreeDi(n_partitions=2, metric="dot")), "algorithm.metric"),
+        (
+            dict(algorithm=RandGreeDi(n_partitions=2, optimizer=StochasticGreedy(random_state=0))),
+            "algorithm.optimizer",
+        ),  # fmt: skip
+        (dict(algorithm=SieveStreaming()), "algorithm"),
+    ]
+    for change, what in cases:
+        kw = dict(data=vec, k=12, algorithm=algo, checkpoint_dir=ckpt, random_state=1) | change
+        with pytest.raises(ValueError, match=rf"differs in: [^)]*\b{what}\b"):
+            select_from_shards(**kw)
+    # the same run resumes from its saved results: Selections round-trip through the files
+    again = select_from_shards(vec, 12, algorithm=algo, checkpoint_dir=ckpt, random_state=1)
+    np.testing.assert_array_equal(again.indices, sel.indices)
+    np.testing.assert_array_equal(again.weights, sel.weights)
+    with np.load(ckpt / "merge.npz", allow_pickle=False) as saved:
+        merged = Selection.from_arrays(saved)
+    np.testing.assert_array_equal(merged.indices, sel.indices)
+    np.testing.assert_array_equal(merged.gains, sel.gains)
+    assert merged.objective == sel.objective
+    with np.load(ckpt / "partition_00001.npz", allow_pickle=False) as saved:
+        part = Selection.from_arrays(saved)
+    assert len(part) > 0 and np.isin(part.indices, np.arange(400)).all()

@@ -112,7 +112,15 @@ def cases(n=25, seed=0):
         ("fb-inverse", FeatureBased(X, "inverse"), lambda s: fb_def(X, s, lambda x: x / (1 + x))),
         ("fb-sparse", FeatureBased(Xsp, "sqrt"), lambda s: fb_def(Xsp.toarray(), s, np.sqrt)),
     ]
-    mix = Mixture([FacilityLocation(S), FeatureBased(X)], weights=[0.5, 2.0])
+    # rectangular: 25 candidate rows covering 40 points
+    R = np.random.default_rng(seed + 3).random((n, 40))
+    Rsp = np.where(np.random.default_rng(seed + 4).random((n, 40)) < 0.2, R, 0.0)
+    out += [
+        ("fl-rect-dense", FacilityLocation(R), lambda s: fl_def(R, s)),
+        ("fl-rect-sparse", FacilityLocation(sp.csr_matrix(Rsp)), lambda s: fl_def(Rsp, s)),
+        ("fl-rect-torch", FacilityLocation(torch.from_numpy(R)), lambda s: fl_def(R, s)),
+    ]
+    mix = Mixture([FacilityLocation(S), FeatureBased(X)], coefficients=[0.5, 2.0])
     out.append(("mixture", mix, lambda s: 0.5 * fl_def(S, s) + 2.0 * fb_def(X, s, np.sqrt)))
     return out
 
@@ -156,6 +164,47 @@ def test_hand_derived_facility_location():
     # row convention: a sparse row j lists the points j covers
     G = sp.csr_matrix(S)
     np.testing.assert_array_equal(maximize(FacilityLocation(G), 3).indices, [0, 1, 2])
+
+
+def test_hand_derived_rectangular_facility_location():
+    # two candidates covering four points: the ground set is the rows, coverage the columns
+    S = np.array([[3.0, 0.0, 1.0, 0.0], [1.0, 2.0, 0.0, 2.0]])
+    for matrix in (S, sp.csr_matrix(S), torch.from_numpy(S)):
+        f = FacilityLocation(matrix)
+        assert (f.n, f.n_points) == (2, 4)
+        for opt in ("naive", "lazy", "stochastic", "approximate-lazy"):
+            res = maximize(f, 2, as_optimizer(opt, random_state=0))
+            # gains 4 vs 5 -> 1; then cur=[1,2,0,2] -> candidate 0 adds 2 + 1
+            np.testing.assert_array_equal(res.indices, [1, 0])
+            np.testing.assert_allclose(res.gains, [5.0, 3.0])
+            assert res.objective == pytest.approx(8.0)
+        assert f.evaluate([0]) == pytest.approx(4.0)
+        with pytest.raises(ValueError, match="outside"):
+            f.evaluate([2])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rectangular_equals_definition_with_every_optimizer(seed):
+    rng = np.random.default_rng(seed)
+    m, n = 30, 70
+    R = rng.random((m, n)).astype(np.float32)
+    sparse = np.where(rng.random((m, n)) < 0.15, R, 0)
+    for dense in (R, sparse):
+        ref, _ = greedy_def(lambda s, D=dense: fl_def(D, s), m, 10)
+        storages = [dense, sp.csr_matrix(dense), torch.from_numpy(dense)]
+        for matrix in storages:
+            f = FacilityLocation(matrix)
+            for opt in (LazyGreedy(), ApproximateLazyGreedy(epsilon=1e-9), "naive"):
+                res = maximize(f, 10, opt)
+                np.testing.assert_array_equal(res.indices, ref)
+                assert res.objective == pytest.approx(fl_def(dense, res.indices.tolist()))
+            res = maximize(f, 10, StochasticGreedy(0.1, random_state=seed))
+            assert res.objective == pytest.approx(fl_def(dense, res.indices.tolist()))
+            assert res.gains.sum() == pytest.approx(res.objective)
+        # the compiled and the Python stochastic loops draw differently, each from its seed
+        a = maximize(FacilityLocation(dense), 10, StochasticGreedy(0.1, random_state=seed))
+        b = maximize(FacilityLocation(dense), 10, StochasticGreedy(0.1, random_state=seed))
+        np.testing.assert_array_equal(a.indices, b.indices)
 
 
 def test_ties_go_to_smaller_index():
@@ -283,30 +332,77 @@ def test_stochastic_takes_the_best_of_each_sample(with_costs, seed):
     assert res.indices.tolist() == expected
 
 
-def test_compiled_and_python_lazy_agree():
-    G = sp.csr_matrix(random_similarity(400, 9, density=0.04))
-    f = FacilityLocation(G)
-    compiled = maximize(f, 60, "lazy")
-    python = maximize(f, 60, LazyGreedy(batch_size=3))
+class _PythonLazy(LazyGreedy):
+    """Lazy greedy forced onto its Python loop."""
 
-    class Opaque(FacilityLocation):
-        def kernels(self, state):
-            return None
+    def _compiled(self, function, state):
+        return False
 
-    py2 = maximize(Opaque(G), 60, "lazy")
-    for other in (python, py2):
+
+class _Opaque(FacilityLocation):
+    def kernels(self, state):
+        return None
+
+
+@pytest.mark.parametrize("storage", ["sparse", "dense"])
+def test_compiled_and_python_lazy_agree(storage, monkeypatch):
+    S = random_similarity(400, 9, density=0.04 if storage == "sparse" else None)
+    G = sp.csr_matrix(S) if storage == "sparse" else S
+    calls = []
+    for name in ("_run_compiled", "_run_python"):
+        run = getattr(LazyGreedy, name)
+        monkeypatch.setattr(
+            LazyGreedy,
+            name,
+            lambda self, *a, _run=run, _name=name: calls.append(_name) or _run(self, *a),
+        )
+    compiled = maximize(FacilityLocation(G), 60, LazyGreedy())
+    python = maximize(FacilityLocation(G), 60, _PythonLazy())
+    opaque = maximize(_Opaque(G), 60, LazyGreedy())
+    assert calls == ["_run_compiled", "_run_python", "_run_python"]
+    for other in (python, opaque):
         np.testing.assert_array_equal(compiled.indices, other.indices)
         np.testing.assert_allclose(compiled.gains, other.gains, rtol=1e-12)
+
+
+def _step_ratios(S, res):
+    """Each pick's gain over the best gain available at that step (from the definition)."""
+    ratios = []
+    for t, g in enumerate(res.gains):
+        prefix = res.indices[:t].tolist()
+        base = fl_def(S, prefix)
+        best = max(fl_def(S, [*prefix, i]) - base for i in range(S.shape[0]) if i not in prefix)
+        ratios.append(g / best)
+    return np.array(ratios)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_approximate_lazy_keeps_its_per_step_guarantee(seed):
+    # epsilon large enough to bite: some picks are not the best, none is worse than 1 - epsilon
+    epsilon = 0.3
+    S = np.random.default_rng(seed).random((40, 40)) ** 3
+    res = maximize(FacilityLocation(S), 10, ApproximateLazyGreedy(epsilon))
+    ratios = _step_ratios(S, res)
+    assert ratios.min() >= 1 - epsilon - 1e-12
+    assert (ratios < 0.99).sum() >= 2
+    assert res.objective == pytest.approx(fl_def(S, res.indices.tolist()))
 
 
 def test_torch_dense_matches_numpy():
     S = random_similarity(80, 3).astype(np.float32)
     a = maximize(FacilityLocation(S), 15, "lazy")
-    b = maximize(FacilityLocation(torch.from_numpy(S)), 15, "lazy")
-    c = maximize(FacilityLocation(S, device="cpu"), 15, "naive")
+    f = FacilityLocation(torch.from_numpy(S))
+    assert f.kernels(f.init_state()) is None  # torch runs from Python, on the tensor
+    assert isinstance(f.init_state().cur, torch.Tensor)
+    b = maximize(f, 15, "lazy")
+    c = maximize(FacilityLocation(torch.from_numpy(S), device=torch.device("cpu")), 15, "naive")
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.indices, c.indices)
     np.testing.assert_allclose(a.gains, b.gains, rtol=1e-6)
+    # a CPU device keeps a numpy matrix in the compiled kernels
+    d = FacilityLocation(S, device=torch.device("cpu"))
+    assert d.kernels(d.init_state()) is not None
+    np.testing.assert_array_equal(maximize(d, 15, "lazy").indices, a.indices)
 
 
 def test_similarity_metrics():
@@ -319,9 +415,13 @@ def test_similarity_metrics():
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     np.testing.assert_allclose(similarity(X, "cosine"), np.maximum(Xn @ Xn.T, 0), atol=1e-6)
     np.testing.assert_allclose(similarity(X, "dot"), np.maximum(X @ X.T, 0), atol=1e-5)
-    t = similarity(X, "euclidean", device=torch.device("cpu"))
-    assert isinstance(t, torch.Tensor)
-    np.testing.assert_allclose(t.numpy(), D2.max() - D2, rtol=1e-5, atol=1e-3)
+    # the CUDA code path, run on the CPU (a CPU device returns numpy, whatever its spelling)
+    from coresets.submodular.similarity import _similarity_torch
+
+    for metric, ref in (("euclidean", D2.max() - D2), ("dot", np.maximum(X @ X.T, 0))):
+        t = _similarity_torch(X, metric, np.dtype(np.float32), torch.device("cpu"))
+        assert isinstance(t, torch.Tensor)
+        np.testing.assert_allclose(t.numpy(), ref, rtol=1e-5, atol=1e-3)
 
 
 # --- apricot agreement --------------------------------------------------------
@@ -386,8 +486,8 @@ def test_precomputed_sparse_matches_apricot(digits):
         (np.array([[1.0, np.nan], [0.0, 1.0]]), ValueError, "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0]]), ValueError, "inf"),
         (np.array([[1.0, -0.5], [0.0, 1.0]]), ValueError, "non-negative"),
-        (np.ones((2, 3)), ValueError, "square"),
         (np.ones(4), ValueError, "2-D"),
+        (np.zeros((3, 0)), ValueError, "empty"),
         (np.zeros((0, 0)), ValueError, "empty"),
         (np.array([["a", "b"], ["c", "d"]]), TypeError, "numbers"),
         ("similarity", TypeError, "numpy array"),
@@ -399,6 +499,12 @@ def test_bad_similarity(matrix, exc, word):
     with pytest.raises(exc, match=word) as info:
         FacilityLocation(matrix)
     assert "similarity" in str(info.value)
+
+
+@pytest.mark.parametrize("cls", [GraphCut, SaturatedCoverage])
+def test_square_functions_refuse_rectangular_similarity(cls):
+    with pytest.raises(ValueError, match="similarity must be square"):
+        cls(np.ones((2, 3)))
 
 
 def test_bad_maximize_arguments():
@@ -450,8 +556,18 @@ def test_dense_similarity_over_budget_says_use_neighbors():
         similarity(np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="metric must be one of"):
         similarity(X, metric="manhattan")
-    with pytest.raises(ValueError, match="all-zero rows"):
+    with pytest.raises(ValueError, match="3 zero rows"):
         similarity(np.zeros((3, 2)), metric="cosine")
+
+
+def test_similarity_cpu_device_spellings_agree():
+    X = np.random.default_rng(1).random((30, 4))
+    ref = similarity(X, "cosine")
+    for device in ("cpu", torch.device("cpu"), "auto" if not torch.cuda.is_available() else "cpu"):
+        S = similarity(X, "cosine", device=device)
+        assert isinstance(S, np.ndarray)
+        np.testing.assert_array_equal(S, ref)
+    np.testing.assert_array_equal(similarity(X, "ip"), similarity(X, "dot"))
 
 
 # --- implicit dense similarity ---------------------------------------------------
@@ -643,3 +759,32 @@ def test_lazy_bulk_refresh_matches_naive():
     lazy_c = maximize(f, optimizer="lazy", costs=costs, budget=20.0)
     naive_c = maximize(f, optimizer="naive", costs=costs, budget=20.0)
     np.testing.assert_array_equal(lazy_c.indices, naive_c.indices)
+
+
+def test_shared_checks():
+    from coresets._validation import check_option, check_real, check_similarity
+
+    assert check_real(0.5, "epsilon", low=0, high=1) == 0.5
+    assert check_real(0, "x", low=0, low_open=False) == 0.0
+    for bad, exc, word in [
+        (True, TypeError, "real number"),
+        ("1", TypeError, "real number"),
+        (1.0, ValueError, r"lie in \(0, 1\)"),
+        (float("nan"), ValueError, "lie in"),
+    ]:
+        with pytest.raises(exc, match=word):
+            check_real(bad, "epsilon", low=0, high=1)
+    with pytest.raises(ValueError, match="budget must be a finite number > 0"):
+        check_real(float("inf"), "budget", low=0)
+    assert check_option("lazy", ("lazy", "naive"), "optimizer") == "lazy"
+    with pytest.raises(ValueError, match=r"optimizer must be one of \('lazy', 'naive'\)"):
+        check_option(3, ("lazy", "naive"), "optimizer")
+    kind, S = check_similarity(np.ones((2, 3), dtype=np.int64))
+    assert kind == "numpy" and S.dtype == np.float64 and S.flags.c_contiguous
+    with pytest.raises(ValueError, match="S must be square"):
+        check_similarity(np.ones((2, 3)), name="S", square=True)
+    message = "Negative values in data passed to {name} (min {min:.1f})"
+    for M in (np.array([[1.0, -2.0]]), sp.csr_matrix([[1.0, -2.0]]), torch.tensor([[1.0, -2.0]])):
+        with pytest.raises(ValueError, match=r"Negative values in data passed to X \(min -2.0\)"):
+            check_similarity(M, name="X", negative_message=message)
+        assert check_similarity(M, nonnegative=False)[0] in ("numpy", "sparse", "torch")

@@ -107,7 +107,7 @@ def test_nearest_center_weights_match_brute_force(metric, tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, X.astype(np.float32))
     Xm = np.load(path, mmap_mode="r")
-    w = nearest_center_weights(Xm, C, metric, batch_size=50)
+    w = nearest_center_weights(Xm, C, metric=metric, batch_size=50)
     np.testing.assert_array_equal(w, np.bincount(expected, minlength=9))
     assert w.sum() == 203
 
@@ -116,6 +116,14 @@ def test_zero_rows_under_cosine_do_not_break():
     X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     labels = assign_to_nearest(X, X[1:], metric="cosine")
     assert labels.shape == (3,) and set(labels[1:]) == {0, 1}
+
+
+def test_options_are_keyword_only():
+    X = np.ones((3, 2))
+    with pytest.raises(TypeError):
+        nearest_center_weights(X, X[:1], "cosine")
+    with pytest.raises(TypeError):
+        assign_to_nearest(X, X[:1], "cosine")
 
 
 def test_bad_input():

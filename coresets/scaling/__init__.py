@@ -1,23 +1,20 @@
 """Scaling curves: does a chosen subset beat a random one of the same size?
 
 ``scaling_curve`` trains a plugged-in :class:`Trainer` on every method's subset at every
-size and seed; ``fit_power_law`` and ``data_efficiency`` summarise the table and
-``plot_scaling`` draws it with a Markdown report beside the PNG.
+size and seed; ``fit_power_law`` and ``data_efficiency`` summarise the table,
+``plot_scaling`` draws it and ``write_report`` writes the Markdown report.
+``run_scaling`` is the whole pipeline behind ``coresets scaling``. Methods are named
+through :mod:`coresets.selectors.registry`.
 """
 
 from .datasets import DATASETS, ClassificationData, load_dataset, load_mnist1d
 from .efficiency import data_efficiency
-from .experiment import (
-    METHODS,
-    Method,
-    ScalingResult,
-    make_selector,
-    register_method,
-    scaling_curve,
-)
+from .experiment import Method, ScalingResult, scaling_curve
+from .features import proxy_features, selection_features
 from .plots import plot_scaling
 from .powerlaw import PowerLawFit, fit_power_law
 from .report import fit_all, render_report, write_report
+from .run import run_scaling
 from .trainers import (
     TemperatureScaled,
     TorchClassifierTrainer,
@@ -30,7 +27,6 @@ from .trainers import (
 __all__ = [
     "DATASETS",
     "ClassificationData",
-    "METHODS",
     "Method",
     "PowerLawFit",
     "ScalingResult",
@@ -43,12 +39,13 @@ __all__ = [
     "fit_power_law",
     "load_dataset",
     "load_mnist1d",
-    "make_selector",
     "mlp",
     "mnist1d_cnn",
     "plot_scaling",
-    "register_method",
+    "proxy_features",
     "render_report",
+    "run_scaling",
     "scaling_curve",
+    "selection_features",
     "write_report",
 ]

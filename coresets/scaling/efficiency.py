@@ -13,7 +13,7 @@ def _monotone(values, higher_is_better):
     return np.maximum.accumulate(values) if higher_is_better else np.minimum.accumulate(values)
 
 
-def data_efficiency(result, method, baseline="random", metric="accuracy"):
+def data_efficiency(result, method, *, baseline="random", score="accuracy"):
     """For each size of ``method``, the baseline size that reaches the same mean score.
 
     The baseline's mean curve (over seeds) is made monotone and interpolated linearly in
@@ -28,20 +28,20 @@ def data_efficiency(result, method, baseline="random", metric="accuracy"):
     result : ScalingResult
     method, baseline : str
         Method labels in ``result``.
-    metric : {"accuracy", "loss"}, default "accuracy"
+    score : {"accuracy", "loss"}, default "accuracy"
 
     Returns
     -------
     list of dict with keys ``size``, ``value``, ``baseline_value`` (baseline mean at the
     same size, NaN if it was not run), ``baseline_size``, ``ratio``, ``beyond``.
     """
-    if metric not in ("accuracy", "loss"):
-        raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
-    higher = metric == "accuracy"
+    if score not in ("accuracy", "loss"):
+        raise ValueError(f"score must be 'accuracy' or 'loss', got {score!r}")
+    higher = score == "accuracy"
     if baseline not in result.methods:
         raise ValueError(f"baseline {baseline!r} is not in the result; it has {result.methods}")
-    bs, bv = result.curve(baseline, metric)
-    ms, mv = result.curve(method, metric)
+    bs, bv = result.curve(baseline, score)
+    ms, mv = result.curve(method, score)
     bmean = np.nanmean(bv, axis=1)
     mmean = np.nanmean(mv, axis=1)
     if bs.size < 2:

@@ -22,17 +22,11 @@ from tqdm.auto import tqdm
 
 from .._io import save_json, save_text
 from .._validation import check_array_2d, check_int, check_n_select
+from ..selectors.registry import METHODS, make_selector, method_key
 
-__all__ = [
-    "Method",
-    "METHODS",
-    "ScalingResult",
-    "make_selector",
-    "register_method",
-    "scaling_curve",
-]
+__all__ = ["Method", "ScalingResult", "scaling_curve"]
 
-#: Columns of the tidy result table, in order.
+#: Columns of the tidy result table, in order; the scores follow the cell's key.
 COLUMNS = (
     "method",
     "size",
@@ -44,46 +38,6 @@ COLUMNS = (
 )
 
 
-def _selectors():
-    # Imported lazily: the registry must not pull in FAISS and the optimisers until used.
-    from .. import selectors
-
-    return selectors
-
-
-#: name -> factory() returning an unfitted selector; n_samples and random_state are set
-#: per cell. Hyphens and underscores are interchangeable in names.
-# n_neighbors="auto": the exact dense similarity while it fits the memory budget, a FAISS
-# kNN graph for pools too large for an N x N matrix
-METHODS = {
-    "random": lambda: _selectors().RandomSelector(),
-    "facility_location": lambda: _selectors().FacilityLocationSelector(
-        metric="euclidean", n_neighbors="auto"
-    ),
-    "facility_location_per_class": lambda: _selectors().FacilityLocationSelector(
-        metric="euclidean", n_neighbors="auto", per_class=True
-    ),
-    "k_center": lambda: _selectors().KCenterGreedySelector(metric="euclidean"),
-    "k_center_per_class": lambda: _selectors().KCenterGreedySelector(
-        metric="euclidean", per_class=True
-    ),
-    "herding": lambda: _selectors().HerdingSelector(),
-}
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
-
-
-def register_method(name: str, factory) -> None:
-    """Make ``name`` usable in ``methods``: ``factory()`` returns an unfitted selector."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError("factory must be callable: factory() -> selector")
-    METHODS[_key(name)] = factory
-
-
 @dataclass(frozen=True)
 class Method:
     """A selection method with the options of how its subset is used.
@@ -91,9 +45,9 @@ class Method:
     Parameters
     ----------
     selector : str or selector
-        A registered name (see ``METHODS``) or any scikit-learn style selector (an object
-        with ``fit(X, y)`` setting ``ranking_``); it is cloned per cell and given
-        ``n_samples`` and ``random_state`` through ``set_params``.
+        A name in :data:`coresets.selectors.registry.METHODS` or any scikit-learn style
+        selector (an object with ``fit(X, y)`` setting ``ranking_``); it is cloned per
+        cell and given ``n_samples`` and ``random_state`` through ``set_params``.
     label : str, optional
         Name in tables and plots; defaults to the registered name or the class name.
     weighted : bool, default False
@@ -114,7 +68,7 @@ class Method:
         if self.label:
             return self.label
         if isinstance(self.selector, str):
-            return _key(self.selector)
+            return method_key(self.selector)
         return type(self.selector).__name__
 
 
@@ -127,40 +81,12 @@ def _as_method(m) -> Method:
         raise TypeError(
             f"methods entries must be names, selectors or Method objects, got {type(m).__name__}"
         )
-    if isinstance(method.selector, str) and _key(method.selector) not in METHODS:
+    if isinstance(method.selector, str) and method_key(method.selector) not in METHODS:
         raise ValueError(
             f"methods: unknown method {method.selector!r}; known: {', '.join(sorted(METHODS))} "
             "(or pass a selector object)"
         )
     return method
-
-
-def make_selector(method, n_samples, random_state=None):
-    """An unfitted selector for ``method`` (name or selector) with the given size and seed.
-
-    Parameters
-    ----------
-    method : str or selector
-    n_samples : int or float
-    random_state : int, optional
-    """
-    if isinstance(method, str):
-        key = _key(method)
-        if key not in METHODS:
-            raise ValueError(f"method {method!r} is unknown; known: {', '.join(sorted(METHODS))}")
-        sel = METHODS[key]()
-    else:
-        from sklearn.base import clone
-
-        sel = clone(method)
-    params = sel.get_params()
-    update = {"n_samples": n_samples}
-    if "random_state" in params:
-        update["random_state"] = random_state
-    if "progress" in params:
-        update["progress"] = False  # the experiment's own bar is the one to watch
-    sel.set_params(**update)
-    return sel
 
 
 class ScalingResult:
@@ -194,10 +120,18 @@ class ScalingResult:
         """Sorted distinct subset sizes."""
         return sorted({int(r["size"]) for r in self.records})
 
-    def curve(self, method, metric="loss"):
-        """Return ``(sizes, values)``: sizes (m,) and values (m, n_seeds), NaN where missing."""
-        if metric not in COLUMNS[3:]:
-            raise ValueError(f"metric must be one of {COLUMNS[3:]}, got {metric!r}")
+    def curve(self, method, score="loss"):
+        """Return ``(sizes, values)``: sizes (m,) and values (m, n_seeds), NaN where missing.
+
+        Parameters
+        ----------
+        method : str
+            A method label of the result.
+        score : {"loss", "accuracy", "selection_time", "training_time"}, default "loss"
+            The column to read.
+        """
+        if score not in COLUMNS[3:]:
+            raise ValueError(f"score must be one of {COLUMNS[3:]}, got {score!r}")
         rows = [r for r in self.records if r["method"] == method]
         if not rows:
             raise ValueError(f"method {method!r} is not in the result; it has {self.methods}")
@@ -205,7 +139,7 @@ class ScalingResult:
         seeds = sorted({int(r["seed"]) for r in rows})
         vals = np.full((len(sizes), len(seeds)), np.nan)
         for r in rows:
-            vals[sizes.index(int(r["size"])), seeds.index(int(r["seed"]))] = r[metric]
+            vals[sizes.index(int(r["size"])), seeds.index(int(r["seed"]))] = r[score]
         return np.array(sizes), vals
 
     def summary(self):
@@ -284,7 +218,7 @@ def _fingerprint(X, y):
 
 def _describe(selector) -> str:
     if isinstance(selector, str):
-        return _key(selector)
+        return method_key(selector)
     params = selector.get_params(deep=False) if hasattr(selector, "get_params") else {}
     params = {k: v for k, v in params.items() if k not in ("n_samples", "random_state", "progress")}
     return (
@@ -297,13 +231,13 @@ def scaling_curve(
     test,
     methods,
     sizes,
+    *,
     seeds=3,
     trainer=None,
-    *,
     features=None,
     out_dir=None,
     resume=True,
-    progress=True,
+    progress=False,
 ) -> ScalingResult:
     """Train on subsets chosen by each method at each size and seed; score on ``test``.
 
@@ -327,7 +261,7 @@ def scaling_curve(
     resume : bool, default True
         Reuse the finished cells found in ``out_dir``. A directory holding results of
         other data or other method definitions raises ``ValueError``.
-    progress : bool, default True
+    progress : bool, default False
         tqdm bar over the cells.
 
     Returns
@@ -336,6 +270,37 @@ def scaling_curve(
     """
     X, y = _split(train, "train")
     X_test, y_test = _split(test, "test")
+    specs, sizes, seeds, feats, method_feats = _check_inputs(X, methods, sizes, seeds, features)
+    trainer = _check_trainer(trainer, X, y, y_test)
+    config = _experiment_config(X, y, X_test, y_test, feats, specs, method_feats, trainer)
+    config["sizes"], config["seeds"] = sizes, seeds
+    out_dir = None if out_dir is None else Path(out_dir)
+    done, saved_config = _resume(out_dir, config) if resume else ({}, config)
+
+    cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
+    records = []
+    bar = tqdm(total=len(cells), desc="scaling", disable=not progress)
+    for spec, k, seed in cells:
+        key = (spec.name, k, seed)
+        if key in done:
+            records.append(done[key])
+            bar.update()
+            continue
+        bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
+        f = method_feats.get(spec.name, feats)
+        records.append(_run_cell(spec, k, seed, f, (X, y), (X_test, y_test), trainer))
+        if out_dir is not None:
+            _save(out_dir, records, done, saved_config)
+        bar.update()
+    bar.close()
+    result = ScalingResult(records, config)
+    if out_dir is not None:
+        _save(out_dir, records, done, saved_config)
+    return result
+
+
+def _check_inputs(X, methods, sizes, seeds, features):
+    """Validated ``(specs, sizes, seeds, features, {label: own features})``."""
     n = X.shape[0]
     if not isinstance(methods, (list, tuple)) or not methods:
         raise ValueError("methods must be a non-empty list of names, selectors or Method objects")
@@ -367,6 +332,10 @@ def scaling_curve(
                     f"features of method {s.name!r} must have {n} rows, got {f.shape[0]}"
                 )
             method_feats[s.name] = f
+    return specs, sizes, seeds, feats, method_feats
+
+
+def _check_trainer(trainer, X, y, y_test):
     if trainer is None:
         from .trainers import TorchClassifierTrainer, mlp
 
@@ -376,10 +345,14 @@ def scaling_curve(
         raise TypeError(
             "trainer must have fit(train, weights=None, seed=0) and evaluate(model, test)"
         )
+    return trainer
 
-    config = {
+
+def _experiment_config(X, y, X_test, y_test, feats, specs, method_feats, trainer):
+    """What identifies the experiment's cells: data fingerprints, methods, trainer."""
+    return {
         "data": {
-            "n_train": int(n),
+            "n_train": int(X.shape[0]),
             "n_test": int(X_test.shape[0]),
             "train_sha1": _fingerprint(X, y),
             "test_sha1": _fingerprint(X_test, y_test),
@@ -398,60 +371,43 @@ def scaling_curve(
             for s in specs
         },
         "trainer": repr(trainer),
-        "sizes": sizes,
-        "seeds": seeds,
     }
-    done = {}
-    out_dir = None if out_dir is None else Path(out_dir)
-    if out_dir is not None and resume and (out_dir / "results.json").exists():
-        old = ScalingResult.from_json(out_dir / "results.json")
-        _check_compatible(old.config, config, out_dir)
-        done = {_rk(r): r for r in old.records}
-        # The file keeps the definitions of methods this run does not repeat.
-        saved_config = {**config, "methods": {**old.config.get("methods", {}), **config["methods"]}}
-    else:
-        saved_config = config
 
-    cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
-    records = []
-    bar = tqdm(total=len(cells), desc="scaling", disable=not progress)
-    for spec, k, seed in cells:
-        key = (spec.name, k, seed)
-        if key in done:
-            records.append(done[key])
-            bar.update()
-            continue
-        bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
-        sel = make_selector(spec.selector, k, seed)
-        f = method_feats.get(spec.name, feats)
-        t0 = time.perf_counter()
-        sel.fit(f, y)
-        t_sel = time.perf_counter() - t0
-        idx = np.asarray(sel.ranking_, dtype=np.int64)
-        w = np.asarray(sel.weights_, dtype=np.float64) if spec.weighted else None
-        t0 = time.perf_counter()
-        model = trainer.fit((X[idx], y[idx]), weights=w, seed=seed)
-        scores = trainer.evaluate(model, (X_test, y_test))
-        t_train = time.perf_counter() - t0
-        records.append(
-            {
-                "method": spec.name,
-                "size": int(k),
-                "seed": int(seed),
-                "loss": float(scores["loss"]),
-                "accuracy": float(scores["accuracy"]),
-                "selection_time": round(t_sel, 4),
-                "training_time": round(t_train, 4),
-            }
-        )
-        if out_dir is not None:
-            _save(out_dir, records, done, saved_config)
-        bar.update()
-    bar.close()
-    result = ScalingResult(records, config)
-    if out_dir is not None:
-        _save(out_dir, records, done, saved_config)
-    return result
+
+def _resume(out_dir, config):
+    """``(finished cells by key, config to save)`` from a compatible ``out_dir``."""
+    if out_dir is None or not (out_dir / "results.json").exists():
+        return {}, config
+    old = ScalingResult.from_json(out_dir / "results.json")
+    _check_compatible(old.config, config, out_dir)
+    done = {_rk(r): r for r in old.records}
+    # The file keeps the definitions of methods this run does not repeat.
+    return done, {**config, "methods": {**old.config.get("methods", {}), **config["methods"]}}
+
+
+def _run_cell(spec, k, seed, features, train, test, trainer):
+    """Select ``k`` rows with ``spec`` under ``seed``, train on them, score on ``test``."""
+    X, y = train
+    # the experiment's own bar is the one to watch
+    sel = make_selector(spec.selector, k, random_state=seed, progress=False)
+    t0 = time.perf_counter()
+    sel.fit(features, y)
+    t_sel = time.perf_counter() - t0
+    idx = np.asarray(sel.ranking_, dtype=np.int64)
+    w = np.asarray(sel.weights_, dtype=np.float64) if spec.weighted else None
+    t0 = time.perf_counter()
+    model = trainer.fit((X[idx], y[idx]), weights=w, seed=seed)
+    scores = trainer.evaluate(model, test)
+    t_train = time.perf_counter() - t0
+    return {
+        "method": spec.name,
+        "size": int(k),
+        "seed": int(seed),
+        "loss": float(scores["loss"]),
+        "accuracy": float(scores["accuracy"]),
+        "selection_time": round(t_sel, 4),
+        "training_time": round(t_train, 4),
+    }
 
 
 def _save(out_dir, records, done, config):

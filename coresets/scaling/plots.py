@@ -1,4 +1,4 @@
-"""Scaling-curve plots (matplotlib, Agg backend) with a Markdown report beside them."""
+"""Scaling-curve plots (matplotlib, Agg backend); :func:`~.report.write_report` writes the text."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ def _order(methods, baseline):
     return ([baseline] if baseline in methods else []) + [m for m in methods if m != baseline]
 
 
-def plot_scaling(result, path, *, baseline="random", fits=None, title=None, report=True):
+def plot_scaling(result, path, *, baseline="random", fits=None, title=None):
     """Plot test loss (log-log, with fitted power law) and accuracy against subset size.
 
     One line per method (mean over seeds) with a band from the lowest to the highest
-    seed; the baseline is grey and dashed. Writes the PNG atomically and, with
-    ``report=True``, a Markdown report with the same stem beside it.
+    seed; the baseline is grey and dashed. Writes the PNG atomically; the Markdown
+    report is :func:`~coresets.scaling.write_report`'s (pass it the same ``fits``).
 
     Parameters
     ----------
@@ -35,7 +35,6 @@ def plot_scaling(result, path, *, baseline="random", fits=None, title=None, repo
         ``{method: PowerLawFit}`` of the loss; fitted here when omitted (methods with
         fewer than 3 sizes are drawn without a fit).
     title : str, optional
-    report : bool, default True
 
     Returns
     -------
@@ -47,7 +46,7 @@ def plot_scaling(result, path, *, baseline="random", fits=None, title=None, repo
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-    from .report import fit_all, write_report
+    from .report import REPORT_RANDOM_STATE, fit_all
 
     if len(result) == 0:
         raise ValueError("result is empty; nothing to plot")
@@ -56,23 +55,23 @@ def plot_scaling(result, path, *, baseline="random", fits=None, title=None, repo
         path = path.with_name(path.name + ".png")
     methods = _order(result.methods, baseline)
     if fits is None:
-        fits = fit_all(result)
+        fits = fit_all(result, random_state=REPORT_RANDOM_STATE)
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
     for i, m in enumerate(methods):
         color = _COLORS[i % len(_COLORS)]
         style = "--" if m == baseline else "-"
-        for ax, metric in ((ax_l, "loss"), (ax_a, "accuracy")):
-            sizes, vals = result.curve(m, metric)
+        for ax, score in ((ax_l, "loss"), (ax_a, "accuracy")):
+            sizes, vals = result.curve(m, score)
             mean = np.nanmean(vals, axis=1)
             label = m
-            if metric == "loss" and fits.get(m) is not None:
+            if score == "loss" and fits.get(m) is not None:
                 label = f"{m} (β={fits[m].beta:.2f})"
             ax.plot(sizes, mean, style, marker="o", ms=4, lw=2, color=color, label=label)
             if vals.shape[1] > 1:
                 ax.fill_between(
                     sizes, np.nanmin(vals, axis=1), np.nanmax(vals, axis=1), color=color, alpha=0.15
                 )
-            if metric == "loss" and fits.get(m) is not None:
+            if score == "loss" and fits.get(m) is not None:
                 grid = np.geomspace(sizes.min(), sizes.max(), 100)
                 ax.plot(grid, fits[m](grid), ":", color=color, lw=1.2)
     ax_l.set_xscale("log")
@@ -102,6 +101,4 @@ def plot_scaling(result, path, *, baseline="random", fits=None, title=None, repo
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    if report:
-        write_report(result, path.with_suffix(".md"), baseline=baseline, fits=fits, plot=path)
     return path

@@ -106,7 +106,7 @@ def _fit_means(n, y):
     return a * n0**beta, beta, c
 
 
-def fit_power_law(sizes, losses, *, n_boot=200, level=0.95, random_state=0) -> PowerLawFit:
+def fit_power_law(sizes, losses, *, n_boot=200, level=0.95, random_state=None) -> PowerLawFit:
     """Fit ``L(n) = A * n**(-beta) + C`` with ``A, beta, C >= 0`` and ``C <= min L``.
 
     The point estimate fits the mean loss at each size. Intervals come from a
@@ -123,7 +123,9 @@ def fit_power_law(sizes, losses, *, n_boot=200, level=0.95, random_state=0) -> P
     n_boot : int, default 200
         Bootstrap replicates (0 skips the intervals).
     level : float, default 0.95
-    random_state : int or Generator, default 0
+    random_state : None, int or Generator, default None
+        Seed of the bootstrap only (the point estimate draws nothing). None, as in
+        scikit-learn: the intervals vary slightly between calls; reports pass a seed.
 
     Returns
     -------

@@ -11,18 +11,33 @@ from .._io import save_text
 from .efficiency import data_efficiency
 from .powerlaw import fit_power_law
 
-__all__ = ["fit_all", "render_report", "write_report"]
+__all__ = ["REPORT_RANDOM_STATE", "fit_all", "render_report", "write_report"]
+
+#: Seed of the bootstrap intervals in reports and plots, so a rerun prints the same report.
+REPORT_RANDOM_STATE = 0
+
+_FIT_SCORES = ("loss", "error")
 
 
-def fit_all(result, metric="loss", n_boot=200, random_state=0):
-    """``{method: PowerLawFit or None}`` of ``metric`` (``"loss"`` or ``"error"`` = 1 - accuracy).
+def fit_all(result, *, score="loss", n_boot=200, random_state=None):
+    """``{method: PowerLawFit or None}`` of ``score`` (``"loss"`` or ``"error"`` = 1 - accuracy).
 
     Methods with fewer than 3 sizes, or whose fit fails, map to None.
+
+    Parameters
+    ----------
+    result : ScalingResult
+    score : {"loss", "error"}, default "loss"
+    n_boot : int, default 200
+    random_state : None, int or Generator
+        Seed of the bootstrap intervals (see :func:`~.powerlaw.fit_power_law`).
     """
+    if score not in _FIT_SCORES:
+        raise ValueError(f"score must be one of {_FIT_SCORES}, got {score!r}")
     fits = {}
     for m in result.methods:
-        sizes, vals = result.curve(m, "accuracy" if metric == "error" else "loss")
-        if metric == "error":
+        sizes, vals = result.curve(m, "accuracy" if score == "error" else "loss")
+        if score == "error":
             vals = 1.0 - vals
         try:
             fits[m] = fit_power_law(sizes, vals, n_boot=n_boot, random_state=random_state)
@@ -39,9 +54,12 @@ def _ci(fit, key, fmt="{:.3g}"):
 
 
 def render_report(result, *, baseline="random", fits=None, plot=None, title=None) -> str:
-    """The report as Markdown text (see :func:`write_report`)."""
-    fits = fit_all(result) if fits is None else fits
-    err_fits = fit_all(result, "error")
+    """The report as Markdown text (see :func:`write_report`).
+
+    Fits not given are made with the bootstrap seeded by :data:`REPORT_RANDOM_STATE`.
+    """
+    fits = fit_all(result, random_state=REPORT_RANDOM_STATE) if fits is None else fits
+    err_fits = fit_all(result, score="error", random_state=REPORT_RANDOM_STATE)
     n_seeds = len({r["seed"] for r in result.records})
     lines = [f"# {title or 'Scaling report'}", ""]
     if plot is not None:
@@ -98,7 +116,7 @@ def render_report(result, *, baseline="random", fits=None, plot=None, title=None
         for m in result.methods:
             if m == baseline:
                 continue
-            rows = {r["size"]: r for r in data_efficiency(result, m, baseline)}
+            rows = {r["size"]: r for r in data_efficiency(result, m, baseline=baseline)}
             cells = []
             for s in result.sizes:
                 r = rows.get(s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -131,6 +132,18 @@ def _to_tensors(data, name):
     if not torch.isfinite(X).all():
         raise ValueError(f"{name}: X contains NaN or inf values")
     return X, y.to(torch.int64)
+
+
+@contextmanager
+def torch_threads(n):
+    """Run the block with ``n`` torch intra-op threads (None: leave them), then restore."""
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class TorchClassifierTrainer:
@@ -262,18 +275,7 @@ class TorchClassifierTrainer:
         )
 
     def _threads(self):
-        trainer = self
-
-        class _Threads:
-            def __enter__(self):
-                self.old = torch.get_num_threads()
-                if trainer.num_threads is not None:
-                    torch.set_num_threads(trainer.num_threads)
-
-            def __exit__(self, *exc):
-                torch.set_num_threads(self.old)
-
-        return _Threads()
+        return torch_threads(self.num_threads)
 
     def fit(self, train, weights=None, seed=0):
         """Train a fresh model on ``train``.

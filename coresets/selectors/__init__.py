@@ -4,11 +4,15 @@ Every selector follows one contract: ``fit(X, y=None, sample_cost=None)`` sets
 ``ranking_`` (chosen rows in order), ``gains_``, ``weights_`` (how many rows each
 chosen one stands for), ``objective_`` and ``n_features_in_``; ``transform(X)``
 returns the chosen rows; ``fit_resample(X, y)`` returns ``(X_sel, y_sel)``;
-``get_support(indices=False)`` a mask or the sorted ids.
+``get_support(indices=False)`` a mask or the sorted ids; ``selection_`` holds the
+:class:`~coresets.selection.Selection`. :mod:`.registry` names them for the CLI and
+scaling runs.
 """
 
 from ._base import BaseSelector, allocate_per_class
-from .baselines import HerdingSelector, KCenterGreedySelector, RandomSelector
+from .geometric import HerdingSelector, KCenterGreedySelector, RandomSelector
+from .registry import METHODS, make_selector, register_method
+from .scored import CCSSelector, D2Selector, ModerateSelector, PrototypeSelector
 from .submodular import (
     AUTO_N_NEIGHBORS,
     FacilityLocationSelector,
@@ -30,4 +34,11 @@ __all__ = [
     "RandomSelector",
     "KCenterGreedySelector",
     "HerdingSelector",
+    "CCSSelector",
+    "D2Selector",
+    "ModerateSelector",
+    "PrototypeSelector",
+    "METHODS",
+    "make_selector",
+    "register_method",
 ]

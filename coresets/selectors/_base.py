@@ -2,7 +2,7 @@
 
 A subclass implements ``_select(X, k, costs, budget, rng)`` for one group of rows
 (the whole data set, or one class when ``per_class``) and returns a
-:class:`_Result`; everything else - checking input, splitting by class, turning
+:class:`~coresets.selection.Selection` with weights; everything else - checking input, splitting by class, turning
 local ids into global ones, ``transform`` / ``fit_resample`` / ``get_support`` -
 lives here once.
 """
@@ -10,7 +10,6 @@ lives here once.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,25 +23,18 @@ from .._validation import (
     check_finite,
     check_int,
     check_n_select,
+    check_nonnegative,
     check_random_state,
+    check_similarity,
 )
+from ..selection import Selection
 
 __all__ = ["BaseSelector", "allocate_per_class"]
 
 _PER_CLASS = (False, True, "proportional", "balanced")
 
 
-@dataclass
-class _Result:
-    """One group's selection: local ids in order, per-step gains, objective, weights."""
-
-    indices: np.ndarray
-    gains: np.ndarray
-    objective: float
-    weights: np.ndarray
-
-
-def allocate_per_class(class_sizes, k, mode="proportional", labels=None) -> np.ndarray:
+def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> np.ndarray:
     """Split a subset size ``k`` over classes.
 
     Parameters
@@ -69,7 +61,7 @@ def allocate_per_class(class_sizes, k, mode="proportional", labels=None) -> np.n
     labels = list(range(n_classes)) if labels is None else list(labels)
     if k < n_classes:
         raise ValueError(
-            f"n_samples: per-class selection needs at least one point per class, but "
+            f"k: per-class selection needs at least one point per class, but "
             f"{k} points were asked for {n_classes} classes"
         )
     if mode == "balanced":
@@ -82,7 +74,7 @@ def allocate_per_class(class_sizes, k, mode="proportional", labels=None) -> np.n
             label = labels[c].item() if hasattr(labels[c], "item") else labels[c]
             raise ValueError(
                 f"y: class {label!r} has {sizes[c]} points, fewer than its balanced share "
-                f"of {counts[c]}; lower n_samples or use per_class='proportional'"
+                f"of {counts[c]}; lower k or use per_class='proportional'"
             )
         return counts
     quota = k * sizes / sizes.sum()
@@ -101,8 +93,9 @@ class BaseSelector(TransformerMixin, BaseEstimator):
     """Base class of the selectors: ``fit`` chooses rows, ``transform`` returns them.
 
     Subclasses define ``__init__`` (storing parameters only) and ``_select``.
-    Fitted attributes: ``ranking_``, ``gains_``, ``weights_``, ``objective_``,
-    ``n_features_in_`` (and ``feature_names_in_`` for DataFrames), ``n_samples_fit_``.
+    Fitted attributes: ``selection_`` (the :class:`~coresets.selection.Selection`),
+    ``ranking_``, ``gains_``, ``weights_``, ``objective_`` (its fields), ``n_features_in_``
+    (and ``feature_names_in_`` for DataFrames), ``n_rows_fit_``.
     """
 
     #: whether ``metric="precomputed"`` (a similarity matrix as X) is accepted.
@@ -182,7 +175,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         mode = self._check_params()
         Xv = self._check_X(X, reset=True)
         n = Xv.shape[0]
-        self.n_samples_fit_ = n
+        self.n_rows_fit_ = n
         y_arr = _check_y(y, n)
         if mode is not None and y_arr is None:
             raise ValueError(f"y is required when per_class={self.per_class!r}")
@@ -191,7 +184,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             costs = check_costs(sample_cost, n, "sample_cost")
             if not self._supports_cost:
                 raise ValueError(f"sample_cost is not supported by {type(self).__name__}")
-        rng = check_random_state(self.random_state)
+        rng = check_random_state(getattr(self, "random_state", None))
 
         if mode is None:
             groups, labels = [np.arange(n)], [None]
@@ -202,7 +195,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
 
         if costs is None:
             k = check_n_select(self.n_samples, n, "n_samples")
-            counts = [k] if mode is None else allocate_per_class(sizes, k, mode, labels)
+            counts = [k] if mode is None else allocate_per_class(sizes, k, mode=mode, labels=labels)
             budgets = [None] * len(groups)
         else:
             budget = _check_budget(self.n_samples, costs)
@@ -211,31 +204,35 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             budgets = [budget * costs[g].sum() / costs.sum() for g in groups]
             counts = [None] * len(groups)
 
-        ranking, gains, weights, objectives = [], [], [], []
+        parts = []
         for g, k_g, b_g in zip(groups, counts, budgets, strict=True):
             Xg = Xv if len(groups) == 1 else _take(Xv, g, self._metric() == "precomputed")
-            res = self._select(Xg, k_g, None if costs is None else costs[g], b_g, rng)
-            ranking.append(g[res.indices])
-            gains.append(res.gains)
-            weights.append(res.weights)
-            objectives.append(res.objective)
-        self.ranking_ = np.concatenate(ranking).astype(np.int64)
-        self.gains_ = np.concatenate(gains).astype(np.float64)
-        self.weights_ = np.concatenate(weights).astype(np.float64)
-        self.objective_ = float(max(objectives) if self._combine == "max" else sum(objectives))
+            parts.append(self._select(Xg, k_g, None if costs is None else costs[g], b_g, rng))
+        objectives = [p.objective for p in parts]
+        self.selection_ = Selection(
+            np.concatenate([g[p.indices] for g, p in zip(groups, parts, strict=True)]),
+            np.concatenate([p.gains for p in parts]),
+            max(objectives) if self._combine == "max" else sum(objectives),
+            weights=np.concatenate([p.weights for p in parts]),
+        )
+        self.ranking_ = self.selection_.indices
+        self.gains_ = self.selection_.gains
+        self.weights_ = self.selection_.weights
+        self.objective_ = self.selection_.objective
         return self
 
-    def _select(self, X, k, costs, budget, rng) -> _Result:  # pragma: no cover - abstract
+    def _select(self, X, k, costs, budget, rng) -> Selection:  # pragma: no cover - abstract
+        """One group's selection (local ids) with its coreset weights."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ outputs
     def _check_same_rows(self, X, method):
         check_is_fitted(self, "ranking_")
         Xv = self._check_X(X, reset=False)
-        if Xv.shape[0] != self.n_samples_fit_:
+        if Xv.shape[0] != self.n_rows_fit_:
             raise ValueError(
                 f"X has {Xv.shape[0]} rows but {type(self).__name__} was fitted on "
-                f"{self.n_samples_fit_}; {method} returns the chosen rows of the data it was "
+                f"{self.n_rows_fit_}; {method} returns the chosen rows of the data it was "
                 "fitted on (index other data with ranking_)"
             )
         return Xv
@@ -286,7 +283,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             (``ranking_`` holds them in selection order).
         """
         check_is_fitted(self, "ranking_")
-        mask = np.zeros(self.n_samples_fit_, dtype=bool)
+        mask = np.zeros(self.n_rows_fit_, dtype=bool)
         mask[self.ranking_] = True
         return np.flatnonzero(mask) if indices else mask
 
@@ -316,7 +313,7 @@ def _check_y(y, n):
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr.ravel()
     if y_arr.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,), got shape {y_arr.shape}")
+        raise ValueError(f"y must be 1-D (n_rows,), got shape {y_arr.shape}")
     if y_arr.shape[0] != n:
         raise ValueError(f"y must have one label per row of X ({n}), got {y_arr.shape[0]}")
     if y_arr.dtype.kind == "f":
@@ -338,27 +335,20 @@ def _check_budget(n_samples, costs):
     raise TypeError(f"n_samples must be an int or a float, got {type(n_samples).__name__}")
 
 
+#: Worded so scikit-learn's positive-only estimator checks recognise it.
+_NEGATIVE_X = (
+    "Negative values in data passed to {name}: it must be non-negative (min is {min:.4g}); "
+    "shift or clip it first"
+)
+
+
 def _check_precomputed(X):
     """A square, finite, non-negative similarity matrix (CSR or dense ndarray)."""
-    S = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-    if S.ndim != 2 or S.shape[0] == 0 or S.shape[0] != S.shape[1]:
-        raise ValueError(
-            f"X must be a square (n, n) similarity matrix with metric='precomputed', got shape "
-            f"{S.shape}"
-        )
-    check_finite(S, "X")
-    _check_nonnegative_X(S)
-    return S
+    return check_similarity(X, name="X", square=True, negative_message=_NEGATIVE_X)[1]
 
 
 def _check_nonnegative_X(X):
-    # Worded so scikit-learn's positive-only checks recognise it, and naming X.
-    data = X.data if sp.issparse(X) else X
-    if data.size and data.min() < 0:
-        raise ValueError(
-            f"Negative values in data passed to X: it must be non-negative (min is "
-            f"{float(data.min()):.4g}); shift or clip it first"
-        )
+    check_nonnegative(X, "X", message=_NEGATIVE_X)
 
 
 def _take(X, rows, precomputed):

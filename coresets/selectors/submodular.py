@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validation
 from .._device import cuda_available
-from .._validation import DEFAULT_MEMORY_BUDGET, check_int
+from .._metrics import ALIASES, METRICS, check_metric
+from .._validation import check_int
 from ..submodular import (
-    ApproximateLazyGreedy,
     FacilityLocation,
     FeatureBased,
     GraphCut,
     ImplicitSimilarity,
     Mixture,
     SaturatedCoverage,
-    StochasticGreedy,
+    as_optimizer,
     maximize,
     similarity,
 )
 from ..weights import coreset_weights, nearest_center_weights
-from ._base import BaseSelector, _check_nonnegative_X, _Result
+from ._base import BaseSelector, _check_nonnegative_X
 
 __all__ = [
     "FacilityLocationSelector",
@@ -35,7 +36,7 @@ __all__ = [
     "MixtureSelector",
 ]
 
-_METRICS = ("euclidean", "cosine", "dot", "precomputed")
+_GRAPH_METRICS = METRICS + ("precomputed",)
 
 #: Neighbours per point of the kNN graph that ``n_neighbors="auto"`` falls back to.
 AUTO_N_NEIGHBORS = 32
@@ -54,29 +55,31 @@ _COMMON_PARAMS = """
     n_neighbors : None, int or "auto", default None
         None: exact dense (n, n) similarity. An int: a FAISS kNN graph with that many
         neighbours per point (:func:`coresets.knn.knn_graph`; dense when it is ``>= n``).
-        "auto": dense when it fits ``DEFAULT_MEMORY_BUDGET``, else a kNN graph with
-        ``AUTO_N_NEIGHBORS`` neighbours. Ignored for "precomputed". Dense means a float32
-        matrix (``n * n * 4`` bytes); facility location on the CPU switches to
+        "auto": dense when it fits ``coresets._validation.DEFAULT_MEMORY_BUDGET``, else a
+        kNN graph with ``AUTO_N_NEIGHBORS`` neighbours. Ignored for "precomputed". Dense
+        means a float32 matrix (``n * n * 4`` bytes); facility location on the CPU switches to
         :class:`~coresets.submodular.similarity.ImplicitSimilarity` (``n * n * 2``
         bytes, the same exact selection) when the matrix would not fit the budget.
-    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"}, default "lazy"
-        Greedy variant (see :func:`coresets.submodular.maximize`).
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"} or optimizer, default "lazy"
+        Greedy variant: a name (built with its defaults, ``"stochastic"`` seeded by
+        ``random_state``; see :func:`coresets.submodular.as_optimizer`) or an object such
+        as ``StochasticGreedy(epsilon=0.1, random_state=0)`` carrying its own knobs.
     per_class : {False, True, "proportional", "balanced"}, default False
         With ``y``, select within each class: True/"proportional" gives each class a
         share proportional to its size (as CRAIG), "balanced" equal shares.
         ``ranking_`` then lists the classes one after another (sorted labels).
     random_state : None, int or numpy Generator
-        Seeds the stochastic optimiser and the kNN index.
+        Seeds the kNN index and the optimiser given by name as ``"stochastic"``.
     device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
         Where the similarity and kNN search run ("auto": CUDA when present).
     progress : bool, default False
-        Show tqdm bars.
-    epsilon : float, default 0.01
-        Accuracy of the "stochastic" and "approximate-lazy" optimisers."""
+        Show tqdm bars."""
 
 _ATTRIBUTES = """
     Attributes
     ----------
+    selection_ : Selection
+        The chosen rows with their gains, objective and weights (the fields below).
     ranking_ : ndarray of int64, shape (k,)
         Chosen rows in selection order.
     gains_ : ndarray of float64, shape (k,)
@@ -90,7 +93,7 @@ _ATTRIBUTES = """
         embedding space; with a sparse precomputed matrix there are no embeddings, so
         such rows are left out and the weights sum to the covered count.
     n_features_in_ : int
-    n_samples_fit_ : int
+    n_rows_fit_ : int
         Rows seen in ``fit``.
 """
 
@@ -113,30 +116,27 @@ class _SubmodularSelector(BaseSelector):
 
     def _select(self, X, k, costs, budget, rng):
         function, S = self._build(X, rng)
-        optimizer = self.optimizer
-        if optimizer == "stochastic":
-            optimizer = StochasticGreedy(self.epsilon, random_state=rng)
-        elif optimizer == "approximate-lazy":
-            optimizer = ApproximateLazyGreedy(self.epsilon)
+        optimizer = as_optimizer(self.optimizer, random_state=rng)
         sel = maximize(function, k, optimizer, costs=costs, budget=budget, progress=self.progress)
-        return _Result(sel.indices, sel.gains, sel.objective, self._weights(X, S, sel.indices))
+        return sel.with_weights(self._weights(X, S, sel.indices))
 
     def _weight_metric(self):
         """Embedding metric for weights without a similarity, or for uncovered rows."""
         metric = getattr(self, "metric", "euclidean")
-        return metric if metric in ("euclidean", "cosine", "dot") else "euclidean"
+        metric = ALIASES.get(metric, metric) if isinstance(metric, str) else metric
+        return metric if metric in METRICS else "euclidean"
 
     def _weights(self, X, S, idx):
         if idx.size == 0:  # a budget too small for any row
             return np.zeros(0)
         if S is None:
-            return nearest_center_weights(X, X[idx], self._weight_metric())
+            return nearest_center_weights(X, X[idx], metric=self._weight_metric())
         features = None if self._metric() == "precomputed" else X
         return coreset_weights(S, idx, X=features, metric=self._weight_metric())
 
 
 class _GraphSelector(_SubmodularSelector):
-    """A submodular selector over a similarity matrix."""
+    """A submodular selector over a similarity matrix; the parameters all of them share."""
 
     _supports_precomputed = True
     #: whether the function can run on a torch tensor on ``device``.
@@ -144,10 +144,29 @@ class _GraphSelector(_SubmodularSelector):
     #: whether the function accepts an ImplicitSimilarity (facility location only).
     _implicit_ok = False
 
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        n_neighbors=None,
+        optimizer="lazy",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+    ):
+        self.n_samples = n_samples
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.optimizer = optimizer
+        self.per_class = per_class
+        self.random_state = random_state
+        self.device = device
+        self.progress = progress
+
     def _similarity(self, X, rng):
-        metric = self.metric
-        if not isinstance(metric, str) or metric not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+        metric = check_metric(self.metric, allowed=_GRAPH_METRICS)
         if metric == "precomputed":
             return X
         n = X.shape[0]
@@ -157,7 +176,9 @@ class _GraphSelector(_SubmodularSelector):
         compact = self._implicit_ok and (
             device == "cpu" or (device == "auto" and not cuda_available())
         )
-        fits = n * n * (2 if compact else 4) <= DEFAULT_MEMORY_BUDGET
+        # read through the module so one monkeypatch of the budget reaches every check
+        budget = _validation.DEFAULT_MEMORY_BUDGET
+        fits = n * n * (2 if compact else 4) <= budget
         if nn is None:
             dense = True
         elif isinstance(nn, str):
@@ -170,7 +191,7 @@ class _GraphSelector(_SubmodularSelector):
             dense = False
         # A graph with n or more neighbours per point is the complete one: exact dense.
         if dense or nn >= n:
-            if compact and fits and n * n * 4 > DEFAULT_MEMORY_BUDGET:
+            if compact and fits and n * n * 4 > budget:
                 return ImplicitSimilarity(X, metric, progress=self.progress)
             return similarity(X, metric, device=device)
         from ..knn import knn_graph
@@ -201,29 +222,6 @@ class FacilityLocationSelector(_GraphSelector):
 
     _torch_ok = True
     _implicit_ok = True
-
-    def __init__(
-        self,
-        n_samples=0.1,
-        *,
-        metric="euclidean",
-        n_neighbors=None,
-        optimizer="lazy",
-        per_class=False,
-        random_state=None,
-        device="auto",
-        progress=False,
-        epsilon=0.01,
-    ):
-        self.n_samples = n_samples
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.optimizer = optimizer
-        self.per_class = per_class
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
-        self.epsilon = epsilon
 
     def _build(self, X, rng):
         S = self._similarity(X, rng)
@@ -258,18 +256,18 @@ class GraphCutSelector(_GraphSelector):
         random_state=None,
         device="auto",
         progress=False,
-        epsilon=0.01,
         lam=1.0,
     ):
-        self.n_samples = n_samples
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.optimizer = optimizer
-        self.per_class = per_class
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
-        self.epsilon = epsilon
+        super().__init__(
+            n_samples,
+            metric=metric,
+            n_neighbors=n_neighbors,
+            optimizer=optimizer,
+            per_class=per_class,
+            random_state=random_state,
+            device=device,
+            progress=progress,
+        )
         self.lam = lam
 
     def _build(self, X, rng):
@@ -303,18 +301,18 @@ class SaturatedCoverageSelector(_GraphSelector):
         random_state=None,
         device="auto",
         progress=False,
-        epsilon=0.01,
         alpha=0.1,
     ):
-        self.n_samples = n_samples
-        self.metric = metric
-        self.n_neighbors = n_neighbors
-        self.optimizer = optimizer
-        self.per_class = per_class
-        self.random_state = random_state
-        self.device = device
-        self.progress = progress
-        self.epsilon = epsilon
+        super().__init__(
+            n_samples,
+            metric=metric,
+            n_neighbors=n_neighbors,
+            optimizer=optimizer,
+            per_class=per_class,
+            random_state=random_state,
+            device=device,
+            progress=progress,
+        )
         self.alpha = alpha
 
     def _build(self, X, rng):
@@ -337,15 +335,16 @@ class FeatureBasedSelector(_SubmodularSelector):
         The concave ``phi``.
     metric : {"euclidean", "cosine"}, default "euclidean"
         Only used for ``weights_``.
-    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"}, default "lazy"
+    optimizer : {"lazy", "naive", "stochastic", "approximate-lazy"} or optimizer, default "lazy"
+        A name or an optimiser object, as in :class:`FacilityLocationSelector`.
     per_class : {False, True, "proportional", "balanced"}, default False
     random_state : None, int or numpy Generator
+        Seeds the optimiser given by name as ``"stochastic"``.
     progress : bool, default False
-    epsilon : float, default 0.01
 
     Attributes
     ----------
-    ranking_, gains_, objective_, weights_, n_features_in_, n_samples_fit_
+    ranking_, gains_, objective_, weights_, n_features_in_, n_rows_fit_
         As in :class:`FacilityLocationSelector` (weights by nearest chosen row).
     """
 
@@ -359,7 +358,6 @@ class FeatureBasedSelector(_SubmodularSelector):
         per_class=False,
         random_state=None,
         progress=False,
-        epsilon=0.01,
     ):
         self.n_samples = n_samples
         self.concave = concave
@@ -368,11 +366,9 @@ class FeatureBasedSelector(_SubmodularSelector):
         self.per_class = per_class
         self.random_state = random_state
         self.progress = progress
-        self.epsilon = epsilon
 
     def _check_params(self):
-        if not isinstance(self.metric, str) or self.metric not in ("euclidean", "cosine"):
-            raise ValueError(f"metric must be 'euclidean' or 'cosine', got {self.metric!r}")
+        check_metric(self.metric, allowed=("euclidean", "cosine"))
         return super()._check_params()
 
     def _build(self, X, rng):
@@ -388,7 +384,7 @@ class FeatureBasedSelector(_SubmodularSelector):
 class MixtureSelector(_SubmodularSelector):
     """A weighted sum of submodular objectives, each given as a selector.
 
-    ``f(S) = sum_m weights[m] * f_m(S)``, ``f_m`` built by ``functions[m]`` from the
+    ``f(S) = sum_m coefficients[m] * f_m(S)``, ``f_m`` built by ``functions[m]`` from the
     same data (apricot's ``MixtureSelection``). Only the parts' function parameters
     (metric, n_neighbors, lam, alpha, concave, device) are used; their ``n_samples``,
     ``optimizer`` and ``per_class`` are ignored in favour of this selector's.
@@ -401,14 +397,14 @@ class MixtureSelector(_SubmodularSelector):
         Instances of FacilityLocationSelector, GraphCutSelector,
         SaturatedCoverageSelector or FeatureBasedSelector. Either all or none use
         ``metric="precomputed"``.
-    weights : list of float, optional
-        Non-negative weight of each part (default all ones).
-    optimizer, per_class, random_state, progress, epsilon
+    coefficients : list of float, optional
+        Non-negative coefficient of each part (default all ones).
+    optimizer, per_class, random_state, progress
         As in :class:`FacilityLocationSelector`.
 
     Attributes
     ----------
-    ranking_, gains_, objective_, weights_, n_features_in_, n_samples_fit_
+    ranking_, gains_, objective_, weights_, n_features_in_, n_rows_fit_
         As in :class:`FacilityLocationSelector`; ``weights_`` come from the first part
         that has a similarity (by nearest chosen row if none has).
     """
@@ -417,22 +413,20 @@ class MixtureSelector(_SubmodularSelector):
         self,
         n_samples=0.1,
         functions=None,
-        weights=None,
+        coefficients=None,
         *,
         optimizer="lazy",
         per_class=False,
         random_state=None,
         progress=False,
-        epsilon=0.01,
     ):
         self.n_samples = n_samples
         self.functions = functions
-        self.weights = weights
+        self.coefficients = coefficients
         self.optimizer = optimizer
         self.per_class = per_class
         self.random_state = random_state
         self.progress = progress
-        self.epsilon = epsilon
 
     def _parts(self):
         parts = self.functions
@@ -451,13 +445,11 @@ class MixtureSelector(_SubmodularSelector):
         return list(parts)
 
     def _metric(self):
-        if self.functions is None or isinstance(self.functions, (str, bytes)):
-            return "euclidean"
-        try:
-            parts = self._parts()
-        except (TypeError, ValueError):
-            return "euclidean"
-        return "precomputed" if parts[0]._metric() == "precomputed" else "euclidean"
+        # The parts decide whether X is a similarity; _parts() checks them all at fit.
+        parts = self.functions
+        if isinstance(parts, (list, tuple)) and parts and isinstance(parts[0], BaseSelector):
+            return "precomputed" if parts[0]._metric() == "precomputed" else "euclidean"
+        return "euclidean"
 
     @property
     def _supports_precomputed(self):
@@ -470,7 +462,7 @@ class MixtureSelector(_SubmodularSelector):
     def _build(self, X, rng):
         built = [p._build(X, rng) for p in self._parts()]
         S = next((s for _, s in built if s is not None), None)
-        return Mixture([f for f, _ in built], weights=self.weights), S
+        return Mixture([f for f, _ in built], coefficients=self.coefficients), S
 
     def _weight_metric(self):
         # The first part with a similarity decides, else the first part.

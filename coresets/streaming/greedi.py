@@ -1,18 +1,27 @@
-"""RandGreeDi over sharded embeddings (Barbosa, Ene, Nguyen & Ward, ICML 2015).
+"""RandGreeDi (Barbosa, Ene, Nguyen & Ward, ICML 2015): in memory and over shards.
+
+:class:`RandGreeDi` is an optimiser: ``maximize(f, k, RandGreeDi(...))`` works for any
+:class:`~coresets.submodular.functions.SubmodularFunction` (random balanced partition,
+the inner optimiser per part, the inner optimiser again over the union of the local
+solutions, and the better of that merge and the best local solution).
+
+Over shards (:func:`coresets.streaming.select_from_shards`) the objective is facility
+location on the kNN graph, which is never built whole:
 
 1. The ground set is split uniformly at random into ``n_partitions`` parts.
-2. Each part gets its own kNN graph (:func:`coresets.knn.knn_graph`) and a lazy greedy
-   facility-location selection of ``local_k`` points (one task per part). A part holds
+2. Each part gets its own kNN graph (:func:`coresets.knn.knn_graph`) and the inner
+   optimiser selects ``local_k`` points there (one task per part). A part holds
    ``1/m`` of the rows, so its graph keeps ``n_neighbors / m`` neighbours: the same
-   radius as ``n_neighbors`` in the full graph (:func:`scaled_neighbors`). Measured on
-   50k blobs, 4 parts: the best local solution reaches 0.993 of centralised greedy with
-   scaled neighbours and 0.947 without.
+   radius as ``n_neighbors`` in the full graph (:func:`~coresets.streaming._plan.scaled_neighbors`).
+   Measured on 50k blobs, 4 parts: the best local solution reaches 0.993 of
+   centralised greedy with scaled neighbours and 0.947 without.
 3. The union of the local solutions (the candidates) is searched against every chunk of
    shards (one task per chunk) for each candidate's ``n_neighbors`` nearest rows in the
-   whole ground set: the candidates' rows of the centralised kNN graph, never built
-   whole. A merge greedy chooses ``k`` candidates with facility location over those
-   rows, evaluated on a uniform sample of the ground set (``sample_size``; default all
-   rows, which makes it the centralised objective restricted to the candidates).
+   whole ground set: the candidates' rows of the centralised kNN graph. A merge greedy
+   chooses ``k`` candidates with facility location over those rows (a rectangular
+   candidates x points similarity), evaluated on a uniform sample of the ground set
+   (``sample_size``; default all rows, which makes it the centralised objective
+   restricted to the candidates).
 4. RandGreeDi keeps the better of the merged solution and the best local solution
    under that merge objective.
 
@@ -23,16 +32,20 @@ exactly the same thing.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from .. import knn
-from ..knn import knn_graph
-from ..submodular import FacilityLocation, maximize
-from ..submodular.functions import SubmodularFunction
-from . import _search
+from .._metrics import check_metric
+from .._validation import check_int, check_random_state
+from ..selection import Selection
+from ..submodular import FacilityLocation, LazyGreedy, as_optimizer, maximize
+from . import _plan
+from ._executor import run_tasks
 
 #: Rows per partition when ``n_partitions`` is not given. A 500k x 64 partition and its
 #: kNN graph take about 1 GiB at the peak, which keeps a whole run under 2 GiB.
@@ -46,12 +59,130 @@ DEFAULT_PARTITION_SIZE = 500_000
 LOCAL_OVERSAMPLE = 4
 
 
+def _describe(obj) -> str:
+    """A stable text of an optimiser and its knobs, for a checkpoint's identity."""
+    knobs = ", ".join(f"{key}={value!r}" for key, value in sorted(vars(obj).items()))
+    return f"{type(obj).__name__}({knobs})"
+
+
+class RandGreeDi:
+    """RandGreeDi: partition, optimise each part, merge; ``(1 - 1/e) / 2`` in expectation.
+
+    Parameters
+    ----------
+    n_partitions : int, optional
+        Parts (default ``ceil(n / partition_size)``).
+    partition_size : int, default 500_000
+        Elements per part when ``n_partitions`` is None; over shards it bounds the
+        memory of one task.
+    local_k : int, optional
+        Elements each part selects (default ``min(2 k, 4 k / n_partitions)``; ``k`` for
+        one part).
+    sample_size : int, optional
+        Sharded data only: the uniform sample of rows the merge covers (default every row).
+    n_neighbors : int, default 32
+        Sharded data only: neighbours per point of the kNN graphs (self included).
+    metric : {"cosine", "euclidean", "dot"}, default "cosine"
+        Sharded data only: the similarity of the kNN graphs.
+    optimizer : optimizer object or name, default LazyGreedy()
+        Runs each part and the merge.
+    random_state : None, int or numpy Generator
+        In memory: seeds the partition (the same seed, the same selection). Over shards
+        ``select_from_shards(random_state=)`` seeds the run instead.
+    """
+
+    name = "greedi"
+
+    def __init__(
+        self,
+        *,
+        n_partitions=None,
+        partition_size=DEFAULT_PARTITION_SIZE,
+        local_k=None,
+        sample_size=None,
+        n_neighbors=32,
+        metric="cosine",
+        optimizer=None,
+        random_state=None,
+    ):
+        self.n_partitions = (
+            None if n_partitions is None else check_int(n_partitions, "n_partitions", low=1)
+        )
+        self.partition_size = check_int(partition_size, "partition_size", low=2)
+        self.local_k = None if local_k is None else check_int(local_k, "local_k", low=1)
+        self.sample_size = (
+            None if sample_size is None else check_int(sample_size, "sample_size", low=1)
+        )
+        self.n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
+        self.metric = check_metric(metric)
+        self.optimizer = LazyGreedy() if optimizer is None else as_optimizer(optimizer)
+        check_random_state(random_state)  # fail early on a bad type
+        self.random_state = random_state
+
+    def __repr__(self):
+        return (
+            f"RandGreeDi(n_partitions={self.n_partitions!r}, partition_size="
+            f"{self.partition_size!r}, local_k={self.local_k!r}, sample_size="
+            f"{self.sample_size!r}, n_neighbors={self.n_neighbors!r}, metric={self.metric!r}, "
+            f"optimizer={_describe(self.optimizer)}, random_state={self.random_state!r})"
+        )
+
+    def plan(self, n: int, k: int):
+        """``(n_partitions, local_k)`` for ``n`` elements and ``k`` picks (defaults resolved)."""
+        return plan_parts(n, k, self.n_partitions, self.partition_size, self.local_k)
+
+    def run(self, function, state, k, available, knapsack, progress=False):
+        """RandGreeDi over the ``available`` elements (bool mask); returns ids, gains.
+
+        Each part and the merge start from a copy of ``state`` (so an initial subset
+        counts everywhere); the winner is then added to ``state`` itself. One part is
+        the inner optimiser on every element.
+        """
+        if knapsack.costs is not None:
+            raise ValueError("RandGreeDi supports a cardinality constraint only (no costs)")
+        elements = np.flatnonzero(available)
+        m, local_k = self.plan(elements.size, k)
+        perm = check_random_state(self.random_state).permutation(elements)
+        parts = [np.sort(perm[p::m]) for p in range(m)]
+
+        def solve(members, size, show):
+            trial = copy.deepcopy(state)
+            mask = np.zeros_like(available)
+            mask[members] = True
+            ids, _ = self.optimizer.run(function, trial, size, mask, knapsack, show)
+            return list(ids), function.value(trial)
+
+        bar = tqdm(parts, desc="RandGreeDi parts", disable=not progress or m == 1, leave=False)
+        local = [solve(part, min(local_k, part.size), False) for part in bar]
+        if m == 1:
+            winner = local[0][0][:k]
+        else:
+            union = np.concatenate([np.asarray(ids, dtype=np.int64) for ids, _ in local])
+            winner, value = solve(union, min(k, union.size), progress)
+            for ids, local_value in local:  # a local solution may beat the merged one
+                if len(ids) <= k and local_value > value:
+                    winner, value = ids, local_value
+        return winner, [function.add(state, j) for j in winner]
+
+
+def plan_parts(n: int, k: int, n_partitions, partition_size, local_k):
+    """Resolve defaults: ``(n_partitions, local_k)`` for ``n`` rows and ``k`` picks."""
+    if n_partitions is None:
+        n_partitions = max(1, math.ceil(n / partition_size))
+    n_partitions = min(n_partitions, n)
+    if local_k is None:
+        local_k = (
+            k if n_partitions == 1 else min(2 * k, math.ceil(LOCAL_OVERSAMPLE * k / n_partitions))
+        )
+    return n_partitions, local_k
+
+
 def partition_rows(sizes, n_partitions: int, seed: int, part: int) -> np.ndarray:
     """Global rows of partition ``part`` in a uniform random, balanced partition.
 
     Shard ``s`` (``sizes[s]`` rows) is permuted with its own generator seeded by
-    ``(seed, s)`` and dealt round robin from a random offset, so parts differ in size by
-    at most one row per shard and each part is computed without the others.
+    ``(seed, 1, s)`` and dealt round robin from a random offset, so parts differ in size
+    by at most one row per shard and each part is computed without the others.
 
     Returns
     -------
@@ -71,34 +202,9 @@ def partition_rows(sizes, n_partitions: int, seed: int, part: int) -> np.ndarray
     return np.sort(rows.astype(np.int64))
 
 
-def sample_rows(n: int, size: int, seed: int) -> np.ndarray:
-    """A uniform sample of ``size`` distinct rows of ``range(n)`` (sorted), seeded by ``seed``."""
-    rng = np.random.default_rng([seed, 2])
-    if size >= n:
-        return np.arange(n, dtype=np.int64)
-    return np.sort(rng.choice(n, size, replace=False)).astype(np.int64)
-
-
-#: Fewest neighbours a scaled-down graph keeps (self included).
-MIN_NEIGHBORS = 4
-
-
-def scaled_neighbors(n_neighbors: int, n_sub: int, n_total: int) -> int:
-    """Neighbours in a subset of ``n_sub`` of ``n_total`` rows that span the same radius.
-
-    A part holding a fraction ``n_sub / n_total`` of uniformly drawn rows has that
-    fraction of any point's global neighbours, so covering ``n_neighbors * n_sub /
-    n_total`` of them there approximates covering ``n_neighbors`` in the full graph.
-    """
-    return max(min(MIN_NEIGHBORS, n_neighbors), int(round(n_neighbors * n_sub / n_total)))
-
-
-def _graph_seed(seed: int, tag: int) -> np.random.Generator:
-    return np.random.default_rng([seed, 3, tag])
-
-
-def local_greedy(data, rows, k: int, n_neighbors: int, metric: str, seed: int, tag: int):
-    """Facility-location lazy greedy on the kNN graph of ``data``'s ``rows``.
+def local_greedy(data, rows, k: int, n_neighbors: int, metric: str, seed: int, tag: int,
+                 optimizer=None) -> Selection:  # fmt: skip
+    """The inner optimiser on facility location over the kNN graph of ``data``'s ``rows``.
 
     Parameters
     ----------
@@ -107,35 +213,31 @@ def local_greedy(data, rows, k: int, n_neighbors: int, metric: str, seed: int, t
     k : int, points to choose (all rows when ``n_p <= k``).
     n_neighbors, metric : kNN graph settings (see :func:`coresets.knn.knn_graph`).
     seed, tag : seed the kNN index (IVF training) deterministically.
+    optimizer : optimizer object, default LazyGreedy()
 
     Returns
     -------
-    dict with ``indices`` (global rows, in greedy order), ``gains``, ``objective``.
+    Selection with global rows, in the order chosen.
     """
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
-        return {"indices": rows, "gains": np.zeros(0), "objective": np.float64(0.0)}
+        return Selection(rows, np.zeros(0), 0.0)
     X = data.take(rows)
     n_p = rows.size
     k = min(k, n_p)
     if n_p == 1:  # no graph to build: the point covers itself
         x = X[0].astype(np.float64)
         value = max(float(x @ x), 0.0) if metric == "dot" else 1.0
-        return {"indices": rows, "gains": np.full(1, value), "objective": np.float64(value)}
-    graph = knn_graph(
+        return Selection(rows, np.full(1, value), value)
+    graph = knn.knn_graph(
         X,
-        n_neighbors=min(scaled_neighbors(n_neighbors, n_p, data.n_samples), n_p - 1),
+        n_neighbors=min(_plan.scaled_neighbors(n_neighbors, n_p, data.n_rows), n_p - 1),
         metric=metric,
-        random_state=_graph_seed(seed, tag),
-        progress=False,
+        random_state=_plan.graph_rng(seed, tag),
     )
     del X
-    sel = maximize(FacilityLocation(graph), k, "lazy")
-    return {
-        "indices": rows[sel.indices],
-        "gains": sel.gains,
-        "objective": np.float64(sel.objective),
-    }
+    sel = maximize(FacilityLocation(graph), k, LazyGreedy() if optimizer is None else optimizer)
+    return Selection(rows[sel.indices], sel.gains, sel.objective)
 
 
 def chunks(sizes, target: int) -> list:
@@ -159,11 +261,11 @@ def chunk_neighbors(data, first: int, stop: int, queries, n_neighbors: int, metr
     keys : ndarray of float32, shape (q, n_neighbors), closeness (higher is closer; -inf pads).
     ids : ndarray of int64, shape (q, n_neighbors), global rows (-1 pads).
     """
-    base = _search.prepare(np.concatenate([data.read(s) for s in range(first, stop)]), metric)
+    base = _plan.prepare(np.concatenate([data.read(s) for s in range(first, stop)]), metric)
     k = min(n_neighbors, base.shape[0])
-    index = _search.build_index(base, metric, seed + first, k)
+    index = _plan.seeded_index(base, metric, seed + first, k)
     del base
-    D, I = knn.search(index, _search.prepare(queries, metric), k)
+    D, I = knn.search(index, _plan.prepare(queries, metric), k)
     del index
     keys = np.full((I.shape[0], n_neighbors), -np.inf, dtype=np.float32)
     ids = np.full((I.shape[0], n_neighbors), -1, dtype=np.int64)
@@ -193,32 +295,9 @@ def merge_top(keys_a, ids_a, keys_b, ids_b):
     return keys, ids
 
 
-class _CoverSample(SubmodularFunction):
-    """Facility location whose ground set is the first ``n`` rows of a wider square graph.
-
-    The merge graph's columns are the points covered; only its first ``n`` rows (the
-    candidates) may be chosen, so the ground set is restricted to them.
-    """
-
-    def __init__(self, function: FacilityLocation, n: int):
-        self.function = function
-        self.n = int(n)
-
-    def init_state(self):
-        return self.function.init_state()
-
-    def gains(self, state, candidates):
-        return self.function.gains(state, candidates)
-
-    def add(self, state, j):
-        return self.function.add(state, j)
-
-    def value(self, state):
-        return self.function.value(state)
-
-
-def merge_greedy(candidates, keys, ids, self_keys, k: int, metric: str, local_sizes, sample=None):
-    """RandGreeDi's merge: greedy over ``candidates`` covering their global kNN rows.
+def merge_greedy(candidates, keys, ids, self_keys, k: int, metric: str, local_sizes,
+                 sample=None, optimizer=None) -> Selection:  # fmt: skip
+    """RandGreeDi's merge: the inner optimiser over ``candidates`` covering their kNN rows.
 
     Row ``r`` of ``keys``/``ids`` holds candidate ``r``'s nearest rows over the whole
     ground set (from :func:`chunk_neighbors` + :func:`merge_top`), i.e. its row of the
@@ -234,37 +313,28 @@ def merge_greedy(candidates, keys, ids, self_keys, k: int, metric: str, local_si
     k : int, points to choose.
     local_sizes : sequence of int, how many candidates each part contributed (in order).
     sample : ndarray of int64, optional, the uniform sample of points to cover.
+    optimizer : optimizer object, default LazyGreedy()
 
     Returns
     -------
-    dict with ``indices`` (global rows), ``gains``, ``objective``.
+    Selection with global rows.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
-    keys, ids = keys.copy(), ids.copy()
     c = candidates.size
     k = min(k, c)
-    # knn_graph's convention: every row holds itself; if the index missed it, self
-    # replaces the farthest neighbour.
-    has_self = (ids == candidates[:, None]).any(axis=1)
-    keys[~has_self, -1] = self_keys[~has_self]
-    ids[~has_self, -1] = candidates[~has_self]
+    # The euclidean bandwidth comes from these candidates' rows (the graph is never whole).
+    ids, sims = knn.neighbor_similarities(
+        knn.closeness(keys, metric), ids, metric, self_ids=candidates, self_scores=self_keys,
+        sigma2="rows",
+    )  # fmt: skip
     valid = ids >= 0
-    sigma2 = None
-    if metric == "euclidean":  # knn_graph's bandwidth over these rows' non-self edges
-        sigma2 = knn.gaussian_bandwidth(-keys[valid & (ids != candidates[:, None])])
-    # closeness is its own inverse: keys back to FAISS scores, then knn_graph's transform.
-    sims = knn.to_similarity(knn.closeness(keys, metric), metric, sigma2).astype(np.float32)
-    is_self = ids == candidates[:, None]
-    self_sim = np.maximum(self_keys, 0.0) if metric == "dot" else np.ones(c, dtype=np.float32)
-    sims[is_self] = self_sim[np.nonzero(is_self)[0]]
     if sample is not None:
         valid &= np.isin(ids, sample)
     rows = np.nonzero(valid)[0]
     cols, inv = np.unique(ids[valid], return_inverse=True)
-    n_sq = max(c, cols.size)
-    graph = sp.csr_matrix((sims[valid], (rows, inv.ravel())), shape=(n_sq, n_sq))
-    f = _CoverSample(FacilityLocation(graph), c)
-    sel = maximize(f, k, "lazy")
+    # candidates x covered points: the ground set is the c candidates
+    f = FacilityLocation(sp.csr_matrix((sims[valid], (rows, inv.ravel())), shape=(c, cols.size)))
+    sel = maximize(f, k, LazyGreedy() if optimizer is None else optimizer)
     best = (sel.objective, sel.indices, sel.gains)
     # RandGreeDi: a local solution may beat the merged one.
     start = 0
@@ -278,30 +348,94 @@ def merge_greedy(candidates, keys, ids, self_keys, k: int, metric: str, local_si
         if f.value(state) > best[0]:
             best = (f.value(state), local, np.asarray(gains))
     objective, chosen, gains = best
+    return Selection(candidates[chosen], gains, objective)
+
+
+def plan(algorithm: RandGreeDi, n: int, k: int) -> dict:
+    """The settings that determine RandGreeDi's result on ``n`` rows (its checkpoint keys)."""
+    n_partitions, local_k = algorithm.plan(n, k)
+    size = algorithm.sample_size
     return {
-        "indices": candidates[chosen],
-        "gains": np.asarray(gains, dtype=np.float64),
-        "objective": np.float64(objective),
+        "n_partitions": n_partitions,
+        "local_k": local_k,
+        "sample_size": n if size is None else min(size, n),
+        "n_neighbors": algorithm.n_neighbors,
+        "metric": algorithm.metric,
+        "optimizer": _describe(algorithm.optimizer),
     }
 
 
-def shard_counts(data, s: int, centers, metric: str) -> np.ndarray:
-    """How many rows of shard ``s`` have each centre as their nearest (exact FAISS search)."""
-    from ..weights import nearest_center_weights
+def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Selection:
+    """Local step per part (skipping finished parts), then the merge; checkpointed."""
+    m, local_k = settings["n_partitions"], settings["local_k"]
+    n_neighbors, metric = settings["n_neighbors"], settings["metric"]
+    optimizer = algorithm.optimizer
+    n = data.n_rows
+    sample = None
+    if settings["sample_size"] != n:
+        sample = _plan.sample_rows(n, settings["sample_size"], seed)
+    results = {}
+    todo = []
+    for p in range(m):
+        saved = ckpt.load(f"partition_{p:05d}")
+        if saved is not None:
+            results[p] = Selection.from_arrays(saved)
+        else:
+            rows = partition_rows(data.shard_sizes, m, seed, p)
+            todo.append((p, (data, rows, local_k, n_neighbors, metric, seed, p, optimizer)))
+    with tqdm(total=m, initial=len(results), desc="partitions", disable=not progress) as bar:
+        for p, sel in run_tasks(
+            local_greedy, todo, client=client, name=f"coresets-{token}-partition"
+        ):
+            ckpt.save(f"partition_{p:05d}", **sel.to_arrays())
+            results[p] = sel
+            bar.update(1)
+    saved = ckpt.load("merge")
+    if saved is not None:
+        return Selection.from_arrays(saved)
+    candidates = np.concatenate([results[p].indices for p in range(m)]).astype(np.int64)
+    sizes = np.array([len(results[p]) for p in range(m)], dtype=np.int64)
+    keys, ids = _candidate_neighbors(
+        data, candidates, m, n_neighbors, metric, seed, ckpt, client, token, progress
+    )
+    Xc = _plan.prepare(data.take(candidates), metric)
+    self_keys = np.zeros(len(Xc), np.float32) if metric == "euclidean" else (Xc * Xc).sum(1)
+    del Xc
+    sel = merge_greedy(candidates, keys, ids, self_keys, k, metric, sizes, sample, optimizer)
+    ckpt.save("merge", **sel.to_arrays())
+    ckpt.remove("candidate_neighbors")  # superseded by the merge result
+    return sel
 
-    X = data.read(s)
-    counts = nearest_center_weights(X, centers, metric="ip" if metric == "dot" else metric)
-    del X
-    return counts
 
+def _candidate_neighbors(data, candidates, m, n_neighbors, metric, seed, ckpt, client, token,
+                         progress):  # fmt: skip
+    """Each candidate's nearest rows in the whole ground set, one chunk of shards per task.
 
-def plan(n: int, k: int, n_partitions, partition_size, local_k):
-    """Resolve defaults: ``(n_partitions, local_k)`` for ``n`` rows and ``k`` picks."""
-    if n_partitions is None:
-        n_partitions = max(1, math.ceil(n / partition_size))
-    n_partitions = min(n_partitions, n)
-    if local_k is None:
-        local_k = (
-            k if n_partitions == 1 else min(2 * k, math.ceil(LOCAL_OVERSAMPLE * k / n_partitions))
-        )
-    return n_partitions, local_k
+    The running top list is checkpointed after every chunk; :func:`merge_top` is
+    order-free, so resuming (or Dask finishing chunks in any order) gives the same lists.
+    """
+    # Chunks of about a partition's rows: the same memory per task as the local step.
+    chunk_list = chunks(data.shard_sizes, math.ceil(data.n_rows / m))
+    saved = ckpt.load("candidate_neighbors")
+    if saved is not None:
+        keys, ids, done = saved["keys"], saved["ids"], saved["done"].astype(bool)
+    else:
+        keys = np.full((candidates.size, n_neighbors), -np.inf, dtype=np.float32)
+        ids = np.full((candidates.size, n_neighbors), -1, dtype=np.int64)
+        done = np.zeros(len(chunk_list), dtype=bool)
+    queries = data.take(candidates)
+    todo = [
+        (i, (data, first, stop, queries, n_neighbors, metric, seed))
+        for i, (first, stop) in enumerate(chunk_list)
+        if not done[i]
+    ]
+    with tqdm(total=len(chunk_list), initial=int(done.sum()), desc="candidate kNN",
+              disable=not progress) as bar:  # fmt: skip
+        for i, (k_new, i_new) in run_tasks(
+            chunk_neighbors, todo, client=client, name=f"coresets-{token}-neighbors"
+        ):
+            keys, ids = merge_top(keys, ids, k_new, i_new)
+            done[i] = True
+            ckpt.save("candidate_neighbors", keys=keys, ids=ids, done=done)
+            bar.update(1)
+    return keys, ids

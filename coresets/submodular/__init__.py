@@ -1,4 +1,4 @@
-"""Submodular functions, their greedy maximisers and dense similarity matrices."""
+"""Submodular functions, their greedy and streaming maximisers, and dense similarity matrices."""
 
 from coresets.submodular.functions import (
     FacilityLocation,
@@ -18,6 +18,7 @@ from coresets.submodular.optimizers import (
     maximize,
 )
 from coresets.submodular.similarity import ImplicitSimilarity, similarity
+from coresets.submodular.streaming import SieveStreaming
 
 __all__ = [
     "FacilityLocation",
@@ -31,6 +32,7 @@ __all__ = [
     "LazyGreedy",
     "NaiveGreedy",
     "StochasticGreedy",
+    "SieveStreaming",
     "maximize",
     "as_optimizer",
     "similarity",

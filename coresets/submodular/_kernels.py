@@ -8,6 +8,7 @@ whatever the storage dtype. Sparse kernels walk CSR rows and never densify.
 
 from __future__ import annotations
 
+from types import FunctionType
 from typing import NamedTuple
 
 import numpy as np
@@ -63,16 +64,27 @@ def fl_dense_bounds(S, cur, cands, out):
         out[t] = _fl_dense_row_bound(S[cands[t]], cur)
 
 
-@njit(cache=True, nogil=True)
-def fl_dense_gains(S, cur, cands, out):
-    for t in range(cands.shape[0]):
-        out[t] = _fl_dense_row_gain(S[cands[t]], cur)
+def _serial_and_parallel(batch):
+    """Compile one batched kernel twice: serially and threaded over its ``prange``.
+
+    The threaded copy is a second Python function with its own qualified name, because
+    numba's cache files are named by the function and do not record ``parallel``: two
+    dispatchers of one function would read each other's cache.
+    """
+    serial = njit(cache=True, nogil=True)(batch)
+    twin = FunctionType(
+        batch.__code__, batch.__globals__, batch.__name__ + "_parallel", None, batch.__closure__
+    )
+    twin.__qualname__ = batch.__qualname__ + "_parallel"
+    return serial, njit(cache=True, nogil=True, parallel=True)(twin)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def fl_dense_gains_parallel(S, cur, cands, out):
+def _fl_dense_gains(S, cur, cands, out):
     for t in prange(cands.shape[0]):
         out[t] = _fl_dense_row_gain(S[cands[t]], cur)
+
+
+fl_dense_gains, fl_dense_gains_parallel = _serial_and_parallel(_fl_dense_gains)
 
 
 @njit(cache=True, nogil=True)
@@ -100,18 +112,13 @@ def _fl_sparse_row_gain(data, indices, start, stop, cur):
     return g
 
 
-@njit(cache=True, nogil=True)
-def fl_sparse_gains(data, indices, indptr, cur, cands, out):
-    for t in range(cands.shape[0]):
-        j = cands[t]
-        out[t] = _fl_sparse_row_gain(data, indices, indptr[j], indptr[j + 1], cur)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def fl_sparse_gains_parallel(data, indices, indptr, cur, cands, out):
+def _fl_sparse_gains(data, indices, indptr, cur, cands, out):
     for t in prange(cands.shape[0]):
         j = cands[t]
         out[t] = _fl_sparse_row_gain(data, indices, indptr[j], indptr[j + 1], cur)
+
+
+fl_sparse_gains, fl_sparse_gains_parallel = _serial_and_parallel(_fl_sparse_gains)
 
 
 @njit(cache=True, nogil=True)

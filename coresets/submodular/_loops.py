@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_SLACK = 1e-12
+# Costs within this relative slack of the remaining budget still fit (float sums).
+BUDGET_SLACK = 1e-12
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -139,7 +140,7 @@ def lazy_loop(
     evals = 0
     while m < stop and size > 0:
         j = ids[0]
-        if use_costs and costs[j] > budget[0] * (1.0 + _SLACK):
+        if use_costs and costs[j] > budget[0] * (1.0 + BUDGET_SLACK):
             size = _pop(keys, ids, size)  # budgets only shrink: j never fits again
             continue
         if fresh_at[j] == m:
@@ -175,6 +176,78 @@ def _next_uniform(rng_state):
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def _draw_sample(remaining, m_left, sample_size, rng_state, bounds, costs, budget, keys, ids):
+    """Draw up to ``sample_size`` distinct candidates by partial Fisher-Yates.
+
+    The sample lands in ``remaining[:size]`` and, as a heap to be, in ``keys[:size]``
+    (``-bounds``) / ``ids[:size]``; a drawn candidate that no longer fits the budget is
+    moved past ``m_left`` and another is drawn in its place. Returns ``(size, m_left)``.
+    """
+    use_costs = costs.shape[0] > 0
+    t = 0
+    while t < min(sample_size, m_left):
+        r = t + int(_next_uniform(rng_state) * (m_left - t))
+        remaining[t], remaining[r] = remaining[r], remaining[t]
+        j = remaining[t]
+        if use_costs and costs[j] > budget[0] * (1.0 + BUDGET_SLACK):
+            m_left -= 1  # never fits again: drop it and draw again in its place
+            remaining[t] = remaining[m_left]
+            remaining[m_left] = j
+            continue
+        keys[t] = -bounds[j]
+        ids[t] = j
+        t += 1
+    return t, m_left
+
+
+# not cached: numba cannot cache functions that take jitted functions as arguments
+@njit(nogil=True)
+def _best_of_sample(
+    gain, fetch, bound, args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs
+):
+    """The best-scoring candidate of the sample in ``keys[:size]``/``ids[:size]`` (ties: smaller id).
+
+    Candidates are visited in decreasing stale-bound order and the visit stops once no
+    bound can beat the best exact score; scores computed on the way update ``bounds``.
+    """
+    use_costs = costs.shape[0] > 0
+    heapify(keys[:size], ids[:size])
+    fetch(args, ids[0])
+    best_j = -1
+    best_score = 0.0
+    while size > 0:
+        j = ids[0]
+        if best_j >= 0 and -keys[0] <= best_score:
+            # heap order: every later bound is lower, or equal with a larger id
+            if -keys[0] < best_score or j > best_j:
+                break
+        size = _pop(keys, ids, size)
+        if size > 0:
+            fetch(args, ids[0])  # its row loads while j is evaluated
+        if fresh_at[j] != m:
+            exact = True
+            if bound is not None:
+                if bound_at[j] != m:
+                    b = bound(args, cur, j)
+                    bound_at[j] = m
+                    bounds[j] = min(b / costs[j] if use_costs else b, bounds[j])
+                    if best_j >= 0 and (
+                        bounds[j] < best_score or (bounds[j] == best_score and j > best_j)
+                    ):
+                        exact = False  # the cheap bound already rules j out
+            if exact:
+                g = gain(args, cur, j)
+                fresh_at[j] = m
+                bounds[j] = g / costs[j] if use_costs else g
+        if fresh_at[j] == m:
+            score = bounds[j]
+            if best_j < 0 or score > best_score or (score == best_score and j < best_j):
+                best_j = j
+                best_score = score
+    return best_j
 
 
 # not cached: numba cannot cache functions that take jitted functions as arguments
@@ -217,56 +290,14 @@ def stochastic_loop(
     keys = np.empty(sample_size, dtype=np.float64)
     ids = np.empty(sample_size, dtype=np.int64)
     while m < stop and m_left > 0:
-        t = 0
-        while t < min(sample_size, m_left):
-            r = t + int(_next_uniform(rng_state) * (m_left - t))
-            remaining[t], remaining[r] = remaining[r], remaining[t]
-            j = remaining[t]
-            if use_costs and costs[j] > budget[0] * (1.0 + _SLACK):
-                m_left -= 1  # never fits again: drop it and draw again in its place
-                remaining[t] = remaining[m_left]
-                remaining[m_left] = j
-                continue
-            keys[t] = -bounds[j]
-            ids[t] = j
-            t += 1
-        size = t
+        size, m_left = _draw_sample(
+            remaining, m_left, sample_size, rng_state, bounds, costs, budget, keys, ids
+        )
         if size == 0:
             continue
-        heapify(keys[:size], ids[:size])
-        fetch(args, ids[0])
-        best_j = -1
-        best_score = 0.0
-        while size > 0:
-            j = ids[0]
-            if best_j >= 0 and -keys[0] <= best_score:
-                # heap order: every later bound is lower, or equal with a larger id
-                if -keys[0] < best_score or j > best_j:
-                    break
-            size = _pop(keys, ids, size)
-            if size > 0:
-                fetch(args, ids[0])  # its row loads while j is evaluated
-            if fresh_at[j] != m:
-                exact = True
-                if bound is not None:
-                    if bound_at[j] != m:
-                        b = bound(args, cur, j)
-                        bound_at[j] = m
-                        bounds[j] = min(b / costs[j] if use_costs else b, bounds[j])
-                        if best_j >= 0 and (
-                            bounds[j] < best_score or (bounds[j] == best_score and j > best_j)
-                        ):
-                            exact = False  # the cheap bound already rules j out
-                if exact:
-                    g = gain(args, cur, j)
-                    fresh_at[j] = m
-                    bounds[j] = g / costs[j] if use_costs else g
-            if fresh_at[j] == m:
-                score = bounds[j]
-                if best_j < 0 or score > best_score or (score == best_score and j < best_j):
-                    best_j = j
-                    best_score = score
-        j = best_j
+        j = _best_of_sample(
+            gain, fetch, bound, args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs
+        )
         best = 0
         while remaining[best] != j:
             best += 1

@@ -26,18 +26,26 @@ optimisers in :mod:`coresets.submodular.optimizers`:
 Graph-based functions take a similarity matrix in apricot's row convention:
 **row j holds candidate j's similarities to the points it can represent**, so a
 sparse kNN graph whose row ``j`` lists ``j``'s neighbours means "j covers its
-neighbours". Similarities must be finite and non-negative.
+neighbours". Similarities must be finite and non-negative. Facility location's
+matrix may be rectangular, ``(m candidates, n points)``: the ground set is its rows.
+Its four storages (dense, sparse, torch, implicit) live in
+:mod:`coresets.submodular._rows`, one object each, chosen once in ``__init__``.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
-import scipy.sparse as sp
 
-from coresets._validation import check_elements, check_finite, check_nonnegative
+from coresets._device import cuda_device
+from coresets._validation import (
+    check_elements,
+    check_finite,
+    check_option,
+    check_real,
+    check_similarity,
+)
 from coresets.submodular import _kernels as K
+from coresets.submodular._rows import DenseRows, ImplicitRows, SparseRows, TorchRows
 from coresets.submodular.similarity import ImplicitSimilarity
 
 __all__ = [
@@ -48,13 +56,6 @@ __all__ = [
     "FeatureBased",
     "Mixture",
 ]
-
-# Bytes of temporary memory one batch of dense torch gains may use.
-_TORCH_BLOCK_BYTES = 256 * 1024**2
-
-
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "device")
 
 
 class _State:
@@ -67,55 +68,20 @@ class _State:
         self.value = float(value)
 
 
-def _check_similarity(similarity, name="similarity", square=True):
-    """Validate a similarity matrix; return ``(kind, matrix)``, kind in numpy/sparse/torch."""
+def _cpu_matrix(similarity, name="similarity", square=True):
+    """A validated numpy or CSR matrix, for the functions that run on the CPU only.
+
+    Returns ``(kind, matrix)`` with kind ``"numpy"`` or ``"sparse"``; a torch tensor is
+    copied to a numpy array.
+    """
     if isinstance(similarity, ImplicitSimilarity):
         raise TypeError(
             f"{name}: an ImplicitSimilarity works with FacilityLocation only; pass a stored "
             "matrix here (coresets.similarity(X, metric))"
         )
-    if sp.issparse(similarity):
-        S = sp.csr_matrix(similarity)  # CSC/COO become CSR in O(nnz), never dense
-        if S.dtype not in (np.float32, np.float64):
-            S = S.astype(np.float64)
-        S.sum_duplicates()
-        S.sort_indices()
-        kind = "sparse"
-    elif _is_torch(similarity):
-        import torch
-
-        S = similarity.detach()
-        if not torch.is_floating_point(S):
-            S = S.to(torch.float32)
-        if S.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {tuple(S.shape)}")
-        if not bool(torch.isfinite(S).all()):
-            raise ValueError(f"{name} contains NaN or inf values; remove or impute them first")
-        if S.numel() and float(S.min()) < 0:
-            raise ValueError(f"{name} must be non-negative (min is {float(S.min()):.4g})")
-        kind = "torch"
-    else:
-        if isinstance(similarity, (str, bytes)) or similarity is None:
-            raise TypeError(
-                f"{name} must be a numpy array, torch tensor or scipy sparse matrix, "
-                f"got {type(similarity).__name__}"
-            )
-        S = np.asarray(similarity)
-        if S.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers, got dtype {S.dtype}")
-        if S.dtype not in (np.float32, np.float64):
-            S = S.astype(np.float64)
-        if S.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {S.shape}")
-        S = np.ascontiguousarray(S)
-        kind = "numpy"
-    if S.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(S.shape)})")
-    if square and S.shape[0] != S.shape[1]:
-        raise ValueError(f"{name} must be square (n x n), got shape {tuple(S.shape)}")
-    if kind != "torch":
-        check_finite(S, name)
-        check_nonnegative(S, name)
+    kind, S = check_similarity(similarity, name=name, square=square)
+    if kind == "torch":
+        return "numpy", S.cpu().numpy()
     return kind, S
 
 
@@ -163,143 +129,88 @@ class FacilityLocation(SubmodularFunction):
 
     The definition of apricot's ``FacilityLocationSelection`` and submodlib's
     ``FacilityLocationFunction``. Monotone and submodular for non-negative ``s``.
+    The matrix may be rectangular: its ``m`` rows are the ground set (``n == m``,
+    the candidates) and the sum runs over its ``n_points`` columns (the points to
+    cover), as when candidates from several shards cover a sample of points.
 
     Parameters
     ----------
-    similarity : ndarray, torch.Tensor, scipy.sparse matrix or ImplicitSimilarity, shape (n, n)
+    similarity : ndarray, torch.Tensor, scipy.sparse matrix or ImplicitSimilarity, shape (m, n_points)
         Non-negative finite similarities; row ``j`` holds candidate ``j``'s
         similarity to every point. Dense numpy input runs in compiled (numba)
         kernels; a torch tensor runs in torch on its own device (a CUDA tensor on
-        the GPU); a sparse matrix (CSR, or CSC/COO converted to CSR) runs in
-        compiled kernels over its rows and is never densified; an
-        :class:`~coresets.submodular.similarity.ImplicitSimilarity` computes rows
-        from the features and ranks by its 16-bit bounds (half float32's memory).
+        the GPU, a CPU tensor on the CPU); a sparse matrix (CSR, or CSC/COO
+        converted to CSR) runs in compiled kernels over its rows and is never
+        densified; an :class:`~coresets.submodular.similarity.ImplicitSimilarity`
+        computes rows from the features and ranks by its 16-bit bounds (half
+        float32's memory).
     device : None, "auto", "cpu", "cuda" or torch.device, optional
-        Move a dense matrix to this torch device first (``"auto"``: CUDA when
-        available, else keep the input as it is). ``None`` keeps the input's own
-        device.
+        Move a dense matrix to this CUDA device first (``"auto"``: CUDA when
+        available). A CPU device (``"cpu"`` or ``torch.device("cpu")``) keeps a
+        numpy matrix in the compiled kernels, the fast CPU path, and a tensor as
+        a tensor; to run torch on the CPU pass a CPU tensor. ``None`` keeps the
+        input as it is. Sparse matrices always stay on the CPU.
+
+    Attributes
+    ----------
+    n : int
+        Ground-set size ``m`` (candidate rows).
+    n_points : int
+        Points covered (columns).
+    similarity : the validated matrix (or the ImplicitSimilarity).
     """
 
     def __init__(self, similarity, device=None):
-        if isinstance(similarity, ImplicitSimilarity):
-            if device not in (None, "cpu", "auto"):
-                raise ValueError(f"device: an ImplicitSimilarity runs on the CPU, got {device!r}")
-            self.kind = "implicit"
-            self.similarity = similarity
-            self.n = int(similarity.shape[0])
-            self._args = similarity.kernel_args()
-            return
-        kind, S = _check_similarity(similarity)
-        if device is not None and kind != "sparse":
-            kind, S = _maybe_to_torch(S, kind, device)
-        self.kind = kind
-        self.similarity = S
-        self.n = int(S.shape[0])
+        self._rows = _rows_of(similarity, device)
+        self.similarity = self._rows.matrix
+        self.n = self._rows.n_rows
+        self.n_points = self._rows.n_points
 
     def init_state(self):
-        if self.kind == "torch":
-            import torch
-
-            cur = torch.zeros(self.n, dtype=torch.float64, device=self.similarity.device)
-        else:
-            # cur[i] is always 0 or a copy of a stored similarity, so the storage dtype holds
-            # it exactly; float32 halves the cache footprint of the hot random reads
-            dtype = np.float32 if self.kind == "implicit" else self.similarity.dtype
-            cur = np.zeros(self.n, dtype=dtype)
-        return _State(cur)
+        return _State(self._rows.zeros())
 
     def gains(self, state, candidates):
-        cands = _as_index_array(candidates)
-        S = self.similarity
-        if self.kind == "sparse":
-            out = K.empty_gains(cands.shape[0])
-            return K.run_gains(
-                K.fl_sparse_gains,
-                K.fl_sparse_gains_parallel,
-                S.data,
-                S.indices,
-                S.indptr,
-                state.cur,
-                cands,
-                out,
-            )
-        if self.kind == "numpy":
-            out = K.empty_gains(cands.shape[0])
-            return K.run_gains(
-                K.fl_dense_gains, K.fl_dense_gains_parallel, S, state.cur, cands, out
-            )
-        if self.kind == "implicit":
-            out = K.empty_gains(cands.shape[0])
-            X, XT, sq, euclidean, top = self._args[:5]
-            K.fl_implicit_gains(X, XT, sq, euclidean, top, state.cur, cands, out)
-            return out
-        return _torch_blocked_gains(S, cands, lambda rows: (rows - state.cur).clamp_min_(0).sum(1))
+        return self._rows.gains(state.cur, _as_index_array(candidates))
 
     def add(self, state, j):
-        j = int(j)
-        S = self.similarity
-        if self.kind == "sparse":
-            g = K.fl_sparse_add(S.data, S.indices, S.indptr, state.cur, j)
-        elif self.kind == "numpy":
-            g = K.fl_dense_add(S, state.cur, j)
-        elif self.kind == "implicit":
-            g = K.fl_implicit_add1(self._args, state.cur, j)
-        else:
-            import torch
-
-            row = S[j].to(torch.float64)
-            g = float((row - state.cur).clamp_min_(0).sum())
-            torch.maximum(state.cur, row, out=state.cur)
-        state.value += g
-        return float(g)
+        return float(self._rows.add(state.cur, int(j)))
 
     def value(self, state):
-        if self.kind == "torch":
-            return float(state.cur.sum())
-        return float(state.cur.sum(dtype=np.float64))
+        return self._rows.value(state.cur)
 
     def kernels(self, state):
-        S = self.similarity
-        if self.kind == "sparse":
-            args = (S.data, S.indices, S.indptr)
-            return K.Kernels(
-                K.fl_sparse_gain1, K.fl_sparse_add1, K.fl_sparse_fetch1, args, state.cur
-            )
-        if self.kind == "numpy":
-            return K.Kernels(
-                K.fl_dense_gain1,
-                K.fl_dense_add1,
-                K.fl_dense_fetch1,
-                (S,),
-                state.cur,
-                bound=K.fl_dense_bound1,
-            )
-        if self.kind == "implicit":
-            return K.Kernels(
-                K.fl_implicit_gain1,
-                K.fl_implicit_add1,
-                K.fl_implicit_fetch1,
-                self._args,
-                state.cur,
-                bound=K.fl_implicit_bound1,
-            )
-        return None
+        return self._rows.kernels(state.cur)
 
     def upper_bounds(self, state, candidates):
-        # dense rows: the gain summed in any order (vectorised), nudged up; implicit: codes
-        if self.kind not in ("numpy", "implicit"):
-            return None
-        cands = _as_index_array(candidates)
-        S = self.similarity
-        out = K.empty_gains(cands.shape[0])
-        if self.kind == "numpy":
-            K.fl_dense_bounds(S, state.cur, cands, out)
-        else:
-            K.fl_coded_bounds(S.codes, S.offset, S.step, state.cur, cands, out)
-        return out
+        return self._rows.bounds(state.cur, _as_index_array(candidates))
 
 
-class GraphCut(SubmodularFunction):
+def _rows_of(similarity, device):
+    """The storage object for ``similarity``, on ``device`` (see FacilityLocation)."""
+    if isinstance(similarity, ImplicitSimilarity):
+        # "auto" picks the best place, which for rows computed by numba is the CPU
+        if not (isinstance(device, str) and device == "auto") and device is not None:
+            if cuda_device(device) is not None:
+                raise ValueError(f"device: an ImplicitSimilarity runs on the CPU, got {device!r}")
+        return ImplicitRows(similarity)
+    kind, S = check_similarity(similarity)
+    if device is not None and kind != "sparse":
+        kind, S = _to_device(S, kind, device)
+    return {"numpy": DenseRows, "sparse": SparseRows, "torch": TorchRows}[kind](S)
+
+
+class _MatrixFunction(SubmodularFunction):
+    """A function of a stored square CPU matrix: ``kind`` ("numpy" or "sparse"), ``similarity``, ``n``.
+
+    A torch tensor is copied to numpy: these functions have no torch path.
+    """
+
+    def __init__(self, similarity):
+        self.kind, self.similarity = _cpu_matrix(similarity)
+        self.n = int(self.similarity.shape[0])
+
+
+class GraphCut(_MatrixFunction):
     """Graph cut: ``f(S) = lam * sum_{j in S} sum_{v in V} s[j, v] - sum_{j, l in S} s[j, l]``.
 
     apricot's ``GraphCutSelection`` definition (its ``alpha`` is ``lam`` here; the
@@ -316,16 +227,12 @@ class GraphCut(SubmodularFunction):
     """
 
     def __init__(self, similarity, lam=1.0):
-        kind, S = _check_similarity(similarity)
-        if kind == "torch":
-            S, kind = S.cpu().numpy(), "numpy"
-        self.lam = _check_positive_real(lam, "lam")
-        self.kind = kind
-        self.similarity = S
-        self.n = int(S.shape[0])
+        super().__init__(similarity)
+        self.lam = check_real(lam, "lam", low=0)
+        S = self.similarity
         self._row_sums = self.lam * np.asarray(S.sum(axis=1), dtype=np.float64).ravel()
         self._diag = np.asarray(S.diagonal(), dtype=np.float64)
-        self._columns = S.T.tocsr() if kind == "sparse" else None
+        self._columns = S.T.tocsr() if self.kind == "sparse" else None
 
     def init_state(self):
         # cur[i] = s[i, i] + sum_{j in S} (s[j, i] + s[i, j]): the cost of adding i.
@@ -349,7 +256,7 @@ class GraphCut(SubmodularFunction):
         return g
 
 
-class SaturatedCoverage(SubmodularFunction):
+class SaturatedCoverage(_MatrixFunction):
     """Saturated coverage: ``f(S) = sum_v min(sum_{j in S} s[j, v], alpha * sum_{u in V} s[u, v])``.
 
     submodlib's ``SaturatedCoverageFunction`` definition; apricot's
@@ -365,14 +272,9 @@ class SaturatedCoverage(SubmodularFunction):
     """
 
     def __init__(self, similarity, alpha=0.1):
-        kind, S = _check_similarity(similarity)
-        if kind == "torch":
-            S, kind = S.cpu().numpy(), "numpy"
-        self.alpha = _check_positive_real(alpha, "alpha")
-        self.kind = kind
-        self.similarity = S
-        self.n = int(S.shape[0])
-        self._cap = self.alpha * np.asarray(S.sum(axis=0), dtype=np.float64).ravel()
+        super().__init__(similarity)
+        self.alpha = check_real(alpha, "alpha", low=0)
+        self._cap = self.alpha * np.asarray(self.similarity.sum(axis=0), dtype=np.float64).ravel()
 
     def init_state(self):
         return _State(np.zeros(self.n, dtype=np.float64))
@@ -429,17 +331,11 @@ class FeatureBased(SubmodularFunction):
     """
 
     def __init__(self, features, concave="sqrt"):
-        kind, X = _check_similarity(features, name="features", square=False)
-        if kind == "torch":
-            X, kind = X.cpu().numpy(), "numpy"
+        kind, X = _cpu_matrix(features, name="features", square=False)
         if callable(concave):
             self._phi = concave
-        elif isinstance(concave, str) and concave in _CONCAVE:
-            self._phi = _CONCAVE[concave]
         else:
-            raise ValueError(
-                f"concave must be one of {sorted(_CONCAVE)} or a callable, got {concave!r}"
-            )
+            self._phi = _CONCAVE[check_option(concave, sorted(_CONCAVE), "concave")]
         self.concave = concave
         self.kind = kind
         self.features = X
@@ -482,20 +378,20 @@ class FeatureBased(SubmodularFunction):
 
 
 class Mixture(SubmodularFunction):
-    """Weighted sum ``f(S) = sum_m w_m f_m(S)`` of functions over the same ground set.
+    """Weighted sum ``f(S) = sum_m c_m f_m(S)`` of functions over the same ground set.
 
     apricot's ``MixtureSelection``. Submodular (monotone) when every part is and
-    every weight is non-negative.
+    every coefficient is non-negative.
 
     Parameters
     ----------
     functions : sequence of SubmodularFunction
         The parts; all must have the same ``n``.
-    weights : sequence of float, optional
-        One non-negative weight per part (default: all ones).
+    coefficients : sequence of float, optional
+        One non-negative coefficient per part (default: all ones).
     """
 
-    def __init__(self, functions, weights=None):
+    def __init__(self, functions, coefficients=None):
         functions = list(functions)
         if not functions:
             raise ValueError("functions must hold at least one function")
@@ -507,16 +403,21 @@ class Mixture(SubmodularFunction):
         sizes = {f.n for f in functions}
         if len(sizes) != 1:
             raise ValueError(f"functions must share one ground-set size, got sizes {sorted(sizes)}")
-        w = np.ones(len(functions)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w.shape != (len(functions),):
+        c = (
+            np.ones(len(functions))
+            if coefficients is None
+            else np.asarray(coefficients, dtype=np.float64)
+        )
+        if c.shape != (len(functions),):
             raise ValueError(
-                f"weights must hold one value per function ({len(functions)}), got shape {w.shape}"
+                f"coefficients must hold one value per function ({len(functions)}), "
+                f"got shape {c.shape}"
             )
-        check_finite(w, "weights")
-        if (w < 0).any():
-            raise ValueError("weights must be non-negative")
+        check_finite(c, "coefficients")
+        if (c < 0).any():
+            raise ValueError("coefficients must be non-negative")
         self.functions = functions
-        self.weights = w
+        self.coefficients = c
         self.n = functions[0].n
 
     def init_state(self):
@@ -525,7 +426,7 @@ class Mixture(SubmodularFunction):
     def gains(self, state, candidates):
         cands = _as_index_array(candidates)
         total = np.zeros(cands.shape[0], dtype=np.float64)
-        for w, f, s in zip(self.weights, self.functions, state, strict=True):
+        for w, f, s in zip(self.coefficients, self.functions, state, strict=True):
             if w:
                 total += w * f.gains(s, cands)
         return total
@@ -533,50 +434,30 @@ class Mixture(SubmodularFunction):
     def add(self, state, j):
         return float(
             sum(
-                w * f.add(s, j) for w, f, s in zip(self.weights, self.functions, state, strict=True)
+                w * f.add(s, j)
+                for w, f, s in zip(self.coefficients, self.functions, state, strict=True)
             )
         )
 
     def value(self, state):
         return float(
-            sum(w * f.value(s) for w, f, s in zip(self.weights, self.functions, state, strict=True))
+            sum(
+                w * f.value(s)
+                for w, f, s in zip(self.coefficients, self.functions, state, strict=True)
+            )
         )
 
 
-def _check_positive_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
+def _to_device(S, kind, device):
+    """``S`` on ``device``: a CUDA device makes it a CUDA tensor; the CPU keeps numpy as numpy.
 
-
-def _maybe_to_torch(S, kind, device):
-    """Move a dense matrix to a torch device when asked (``"auto"``: only if CUDA is there)."""
-    from coresets._device import cuda_available, resolve_device
-
-    if device == "auto" and not cuda_available():
-        return kind, S
-    dev = resolve_device(device)
+    ``"auto"`` means CUDA when present. A tensor asked onto the CPU is moved there.
+    """
+    dev = cuda_device(device)
+    if dev is None:
+        return (kind, S) if kind == "numpy" else ("torch", S.cpu())
     if kind == "numpy":
         import torch
 
-        if dev.type == "cpu":
-            return kind, S
         S = torch.from_numpy(S)
     return "torch", S.to(dev)
-
-
-def _torch_blocked_gains(S, cands, gain_of_rows):
-    """Evaluate ``gain_of_rows`` over row blocks so temporaries stay under a fixed size."""
-    import torch
-
-    idx = torch.from_numpy(cands).to(S.device)
-    block = max(1, _TORCH_BLOCK_BYTES // (8 * S.shape[1]))
-    parts = [
-        gain_of_rows(S[idx[lo : lo + block]].to(torch.float64))
-        for lo in range(0, idx.numel(), block)
-    ]
-    if not parts:
-        return np.zeros(0, dtype=np.float64)
-    return torch.cat(parts).cpu().numpy()

@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import heapq
 import math
-import numbers
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from coresets._validation import check_costs, check_indices, check_n_select, check_random_state
+from coresets._validation import (
+    check_costs,
+    check_indices,
+    check_n_select,
+    check_option,
+    check_random_state,
+    check_real,
+)
 from coresets.selection import Selection
 from coresets.submodular import _loops
+from coresets.submodular._loops import BUDGET_SLACK
 from coresets.submodular.functions import SubmodularFunction
 
 __all__ = [
@@ -34,9 +41,6 @@ __all__ = [
     "OPTIMIZERS",
 ]
 
-# Costs within this relative slack of the remaining budget still fit (float sums).
-_BUDGET_SLACK = 1e-12
-
 
 class _Knapsack:
     """Remaining budget and per-element costs; without costs everything costs 1 and fits."""
@@ -48,10 +52,10 @@ class _Knapsack:
     def fits(self, cands):
         if self.costs is None:
             return np.ones(cands.shape[0], dtype=bool)
-        return self.costs[cands] <= self.left * (1 + _BUDGET_SLACK)
+        return self.costs[cands] <= self.left * (1 + BUDGET_SLACK)
 
     def fits_one(self, j):
-        return self.costs is None or self.costs[j] <= self.left * (1 + _BUDGET_SLACK)
+        return self.costs is None or self.costs[j] <= self.left * (1 + BUDGET_SLACK)
 
     def score(self, gains, cands):
         return gains if self.costs is None else gains / self.costs[cands]
@@ -59,6 +63,39 @@ class _Knapsack:
     def spend(self, j):
         if self.costs is not None:
             self.left -= self.costs[j]
+
+
+def _bar(total, progress, desc):
+    return tqdm(total=total, disable=not progress, desc=desc, leave=False)
+
+
+class _Picks:
+    """The picks of one Python-driven run: ``take(j)`` adds ``j`` and records its gain."""
+
+    def __init__(self, function, state, knapsack, k, progress, desc):
+        self.function = function
+        self.state = state
+        self.knapsack = knapsack
+        self.chosen = []
+        self.gains = []
+        self.bar = _bar(k, progress, desc)
+
+    def __len__(self):
+        return len(self.chosen)
+
+    def take(self, j):
+        self.gains.append(self.function.add(self.state, j))
+        self.chosen.append(j)
+        self.knapsack.spend(j)
+        self.bar.update(1)
+
+    def result(self):
+        self.bar.close()
+        return self.chosen, self.gains
+
+
+def _has_kernels(function, state):
+    return function.kernels(state) is not None
 
 
 def _best(scores, cands):
@@ -83,17 +120,6 @@ def _current_scores(function, state, cands, knapsack, fresh_at, bound_at, step):
     return knapsack.score(bounds, cands)
 
 
-class _Progress:
-    def __init__(self, total, progress, desc):
-        self.bar = tqdm(total=total, disable=not progress, desc=desc, leave=False)
-
-    def step(self):
-        self.bar.update(1)
-
-    def close(self):
-        self.bar.close()
-
-
 def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc, refresh=None):
     """Drive a compiled loop in chunks so the progress bar advances; return ids, gains.
 
@@ -108,7 +134,7 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
     # each call re-types the kernel arguments (about a millisecond), so call once without a
     # progress bar and in 20 chunks with one
     chunk = max(1, -(-k // 20)) if progress else k
-    bar = tqdm(total=k, disable=not progress, desc=desc, leave=False)
+    bar = _bar(k, progress, desc)
     m = 0
     while m < k:
         done = loop(
@@ -135,7 +161,6 @@ def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc
         m = done
     bar.close()
     knapsack.left = float(budget[0])
-    state.value += float(gains[:m].sum())
     return chosen[:m].tolist(), gains[:m].tolist()
 
 
@@ -146,8 +171,7 @@ class NaiveGreedy:
 
     def run(self, function, state, k, available, knapsack, progress=False):
         """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
-        chosen, gains = [], []
-        bar = _Progress(k, progress, "naive greedy")
+        picks = _Picks(function, state, knapsack, k, progress, "naive greedy")
         for _ in range(k):
             cands = np.flatnonzero(available)
             cands = cands[knapsack.fits(cands)]
@@ -155,13 +179,9 @@ class NaiveGreedy:
                 break
             g = function.gains(state, cands)
             j = int(cands[_best(knapsack.score(g, cands), cands)])
-            gains.append(function.add(state, j))
-            chosen.append(j)
+            picks.take(j)
             available[j] = False
-            knapsack.spend(j)
-            bar.step()
-        bar.close()
-        return chosen, gains
+        return picks.result()
 
 
 class LazyGreedy:
@@ -169,84 +189,88 @@ class LazyGreedy:
 
     By submodularity a gain computed earlier bounds the gain now, so only the top
     of the queue is re-evaluated; an element whose bound is fresh and still on top
-    is the exact greedy choice. Stale bounds at the top are refreshed in batches
-    of up to ``batch_size`` per call to ``function.gains``.
-
-    Parameters
-    ----------
-    batch_size : int, default 8
-        Stale heap entries re-evaluated together (amortises per-call overhead).
+    is the exact greedy choice. A function with compiled kernels (facility location)
+    runs in a compiled loop that also uses the function's cheap bounds; any other
+    function is driven from Python, which re-evaluates up to eight stale heap
+    entries per call to ``function.gains`` (amortising the per-call overhead).
     """
 
     name = "lazy"
 
-    def __init__(self, batch_size=8):
-        self.batch_size = batch_size
-
-    def _accept_stale(self, fresh_score, old_bound):
-        return False
+    #: stale heap entries re-evaluated together on the Python path
+    _stale_batch = 8
 
     def run(self, function, state, k, available, knapsack, progress=False):
         """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
         cands = np.flatnonzero(available)
         cands = cands[knapsack.fits(cands)]
-        if type(self) is LazyGreedy and function.kernels(state) is not None:
-            ids = cands.astype(np.int64)
-            fresh_at = np.full(function.n, -1, dtype=np.int64)
-            bound_at = np.full(function.n, -1, dtype=np.int64)
-            # past n/4 re-evaluations in one pick, one threaded pass over every bound is cheaper
-            meta = np.array([ids.shape[0], 0, max(1024, ids.shape[0] // 4), 0], dtype=np.int64)
-            keys = np.empty(ids.shape[0], dtype=np.float64)
+        run = self._run_compiled if self._compiled(function, state) else self._run_python
+        return run(function, state, k, cands, knapsack, progress)
 
-            def set_bounds(alive, step):
-                size = alive.shape[0]
-                exact = fresh_at[alive] == step  # scored exactly earlier in this pick
-                kept = keys[:size][exact]
-                scores = _current_scores(function, state, alive, knapsack, fresh_at, bound_at, step)
-                # a cheap bound must not replace an exact score: the loop would take it as exact
-                keys[:size] = -scores
-                keys[:size][exact] = kept
-                _loops.heapify(keys[:size], alive)
+    def _compiled(self, function, state):
+        return _has_kernels(function, state)
 
-            set_bounds(ids, 0)
+    def _accept_stale(self, fresh_score, old_bound):
+        return False
 
-            def refresh():
-                if not meta[3]:
-                    return False
-                set_bounds(ids[: meta[0]], meta[1])
-                meta[3] = 0
-                return True
+    def _run_compiled(self, function, state, k, cands, knapsack, progress):
+        ids = cands.astype(np.int64)
+        fresh_at = np.full(function.n, -1, dtype=np.int64)
+        bound_at = np.full(function.n, -1, dtype=np.int64)
+        # past n/4 re-evaluations in one pick, one threaded pass over every bound is cheaper
+        meta = np.array([ids.shape[0], 0, max(1024, ids.shape[0] // 4), 0], dtype=np.int64)
+        keys = np.empty(ids.shape[0], dtype=np.float64)
 
-            loop_state = (keys, ids, meta, fresh_at, bound_at)
-            return _compiled_run(
-                _loops.lazy_loop,
-                loop_state,
-                function,
-                state,
-                k,
-                knapsack,
-                progress,
-                "lazy greedy",
-                refresh=refresh,
-            )
+        def set_bounds(alive, step):
+            size = alive.shape[0]
+            exact = fresh_at[alive] == step  # scored exactly earlier in this pick
+            kept = keys[:size][exact]
+            scores = _current_scores(function, state, alive, knapsack, fresh_at, bound_at, step)
+            # a cheap bound must not replace an exact score: the loop would take it as exact
+            keys[:size] = -scores
+            keys[:size][exact] = kept
+            _loops.heapify(keys[:size], alive)
+
+        set_bounds(ids, 0)
+
+        def refresh():
+            if not meta[3]:
+                return False
+            set_bounds(ids[: meta[0]], meta[1])
+            meta[3] = 0
+            return True
+
+        loop_state = (keys, ids, meta, fresh_at, bound_at)
+        return _compiled_run(
+            _loops.lazy_loop,
+            loop_state,
+            function,
+            state,
+            k,
+            knapsack,
+            progress,
+            "lazy greedy",
+            refresh=refresh,
+        )
+
+    def _run_python(self, function, state, k, cands, knapsack, progress):
         g = function.gains(state, cands)
-        # fresh_at[j] == len(chosen) means j's bound was computed for the current set.
+        # fresh_at[j] == len(picks) means j's bound was computed for the current set.
         fresh_at = np.full(function.n, -1, dtype=np.int64)
         fresh_at[cands] = 0
         heap = list(zip((-knapsack.score(g, cands)).tolist(), cands.tolist(), strict=True))
         heapq.heapify(heap)
 
-        chosen, gains = [], []
-        bar = _Progress(k, progress, "lazy greedy")
+        picks = _Picks(function, state, knapsack, k, progress, "lazy greedy")
         pop, push = heapq.heappop, heapq.heappush
-        while len(chosen) < k and heap:
+        while len(picks) < k and heap:
             neg_bound, j = pop(heap)
             if not knapsack.fits_one(j):
                 continue  # budgets only shrink: j never fits again
-            step = len(chosen)
+            step = len(picks)
             if fresh_at[j] != step:
                 batch = [j]
-                while heap and len(batch) < self.batch_size and fresh_at[heap[0][1]] != step:
+                while heap and len(batch) < self._stale_batch and fresh_at[heap[0][1]] != step:
                     batch.append(pop(heap)[1])
                 ids = np.asarray(batch, dtype=np.int64)
                 g = function.gains(state, ids)
@@ -261,19 +285,18 @@ class LazyGreedy:
                     for i, s in zip(batch, scores.tolist(), strict=True):
                         push(heap, (-s, i))
                     continue
-            gains.append(function.add(state, j))
-            chosen.append(j)
-            knapsack.spend(j)
-            bar.step()
-        bar.close()
-        return chosen, gains
+            picks.take(j)
+        return picks.result()
 
 
 class ApproximateLazyGreedy(LazyGreedy):
     """Lazy greedy that accepts a re-evaluated head within ``(1 - epsilon)`` of its old bound.
 
     Each pick is then at least ``(1 - epsilon)`` times the best gain, trading a
-    little objective for fewer evaluations.
+    little objective for fewer evaluations. It always runs the Python loop: the
+    compiled loop has no acceptance rule, and its cheap bounds (kept only where they
+    are lower than a stale gain) would change which old bound a fresh score is
+    compared with, and so the picks.
 
     Parameters
     ----------
@@ -283,9 +306,14 @@ class ApproximateLazyGreedy(LazyGreedy):
 
     name = "approximate-lazy"
 
-    def __init__(self, epsilon=0.01, batch_size=1):
-        super().__init__(batch_size=batch_size)
+    # one stale entry per call: the acceptance test compares the head alone
+    _stale_batch = 1
+
+    def __init__(self, epsilon=0.01):
         self.epsilon = _check_epsilon(epsilon)
+
+    def _compiled(self, function, state):
+        return False
 
     def _accept_stale(self, fresh_score, old_bound):
         return fresh_score >= (1.0 - self.epsilon) * old_bound
@@ -296,6 +324,9 @@ class StochasticGreedy:
 
     Each step evaluates a uniform random sample of ``ceil(n / k * log(1 / epsilon))``
     remaining candidates and adds the best; ``(1 - 1/e - epsilon)`` in expectation.
+    A function with compiled kernels runs in a compiled loop that draws its samples
+    from a splitmix64 stream seeded by ``random_state``; the Python loop draws from
+    numpy. Both are deterministic for a seed, but they draw different samples.
 
     Parameters
     ----------
@@ -317,43 +348,49 @@ class StochasticGreedy:
         """Add up to ``k`` elements of ``available`` (bool mask) to ``state``; return ids, gains."""
         rng = check_random_state(self.random_state)
         remaining = np.flatnonzero(available)
-        n_free = remaining.shape[0]
-        sample_size = max(1, math.ceil(n_free / max(k, 1) * math.log(1.0 / self.epsilon)))
-        if function.kernels(state) is not None:
-            meta = np.array([n_free, 0], dtype=np.int64)
-            seed = np.array([rng.integers(0, 2**63 - 1)], dtype=np.uint64)
-            # the loop reads these at random positions: the narrowest ids stay in cache longer
-            id_type = np.int32 if function.n < 2**31 else np.int64
-            fresh_at = np.full(function.n, -1, dtype=id_type)
-            bound_at = np.full(function.n, -1, dtype=id_type)
-            # scores at the start bound every later score
-            bounds = np.zeros(function.n, dtype=np.float64)
-            bounds[remaining] = _current_scores(
-                function, state, remaining, knapsack, fresh_at, bound_at, 0
-            )
-            loop_state = (
-                remaining.astype(id_type),
-                meta,
-                seed,
-                sample_size,
-                bounds,
-                fresh_at,
-                bound_at,
-            )
-            return _compiled_run(
-                _loops.stochastic_loop,
-                loop_state,
-                function,
-                state,
-                k,
-                knapsack,
-                progress,
-                "stochastic greedy",
-            )
+        sample_size = max(
+            1, math.ceil(remaining.shape[0] / max(k, 1) * math.log(1.0 / self.epsilon))
+        )
+        run = self._run_compiled if _has_kernels(function, state) else self._run_python
+        return run(function, state, k, remaining, sample_size, rng, knapsack, progress)
+
+    def _run_compiled(self, function, state, k, remaining, sample_size, rng, knapsack, progress):
+        meta = np.array([remaining.shape[0], 0], dtype=np.int64)
+        seed = np.array([rng.integers(0, 2**63 - 1)], dtype=np.uint64)
+        # the loop reads these at random positions: the narrowest ids stay in cache longer
+        id_type = np.int32 if function.n < 2**31 else np.int64
+        fresh_at = np.full(function.n, -1, dtype=id_type)
+        bound_at = np.full(function.n, -1, dtype=id_type)
+        # scores at the start bound every later score
+        bounds = np.zeros(function.n, dtype=np.float64)
+        bounds[remaining] = _current_scores(
+            function, state, remaining, knapsack, fresh_at, bound_at, 0
+        )
+        loop_state = (
+            remaining.astype(id_type),
+            meta,
+            seed,
+            sample_size,
+            bounds,
+            fresh_at,
+            bound_at,
+        )
+        return _compiled_run(
+            _loops.stochastic_loop,
+            loop_state,
+            function,
+            state,
+            k,
+            knapsack,
+            progress,
+            "stochastic greedy",
+        )
+
+    def _run_python(self, function, state, k, remaining, sample_size, rng, knapsack, progress):
         # position of every element in `remaining`, for O(1) swap-removal
+        m = remaining.shape[0]
         where = np.full(function.n, -1, dtype=np.int64)
-        where[remaining] = np.arange(n_free)
-        m = n_free
+        where[remaining] = np.arange(m)
 
         def remove(j):
             nonlocal m
@@ -362,9 +399,8 @@ class StochasticGreedy:
             where[j] = -1
             m -= 1
 
-        chosen, gains = [], []
-        bar = _Progress(k, progress, "stochastic greedy")
-        while len(chosen) < k and m > 0:
+        picks = _Picks(function, state, knapsack, k, progress, "stochastic greedy")
+        while len(picks) < k and m > 0:
             if sample_size >= m:
                 sample = np.sort(remaining[:m])
             else:
@@ -377,13 +413,9 @@ class StochasticGreedy:
                 continue
             g = function.gains(state, sample)
             j = int(sample[_best(knapsack.score(g, sample), sample)])
-            gains.append(function.add(state, j))
-            chosen.append(j)
             remove(j)
-            knapsack.spend(j)
-            bar.step()
-        bar.close()
-        return chosen, gains
+            picks.take(j)
+        return picks.result()
 
 
 OPTIMIZERS = {
@@ -395,11 +427,7 @@ OPTIMIZERS = {
 
 
 def _check_epsilon(epsilon):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
-        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
-    if not 0.0 < epsilon < 1.0:
-        raise ValueError(f"epsilon must lie in (0, 1), got {epsilon}")
-    return float(epsilon)
+    return check_real(epsilon, "epsilon", low=0.0, high=1.0)
 
 
 def as_optimizer(optimizer, *, random_state=None):
@@ -426,8 +454,7 @@ def as_optimizer(optimizer, *, random_state=None):
                 f"got {type(optimizer).__name__}"
             )
         return optimizer
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    check_option(optimizer, sorted(OPTIMIZERS), "optimizer")
     if optimizer == "stochastic":
         return StochasticGreedy(random_state=random_state)
     return OPTIMIZERS[optimizer]()
@@ -493,14 +520,8 @@ def maximize(
         )
     knapsack = _Knapsack(None, math.inf)
     if budget is not None:
-        if (
-            isinstance(budget, bool)
-            or not isinstance(budget, numbers.Real)
-            or not budget > 0
-            or not math.isfinite(budget)
-        ):
-            raise ValueError(f"budget must be a finite number > 0, got {budget!r}")
-        knapsack = _Knapsack(check_costs(costs, n), float(budget))
+        budget = check_real(budget, "budget", low=0.0)
+        knapsack = _Knapsack(check_costs(costs, n), budget)
         k = n_free if k is None else check_n_select(k, n_free, "k")
     elif k is None:
         raise ValueError("k is required (the number of elements to select) unless budget is given")

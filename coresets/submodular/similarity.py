@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from coresets._validation import check_array_2d, check_elements, check_memory
+from coresets._device import cuda_device
+from coresets._metrics import METRICS, check_metric, unit_rows
+from coresets._validation import check_array_2d, check_dense_budget, check_elements
 from coresets.submodular import _kernels as K
 from coresets.submodular._kernels import finish_squared_distances, subtract_from, touch_pages
 
 __all__ = ["similarity", "ImplicitSimilarity", "METRICS"]
-
-METRICS = ("euclidean", "cosine", "dot")
 
 # Rows of the output computed per block; bounds float64 temporaries to ~block * n * 8 bytes.
 _BLOCK_ROWS = 1024
@@ -27,16 +27,18 @@ def similarity(X, metric="euclidean", *, dtype=np.float32, device="cpu", memory_
         ``euclidean``: ``max(D2) - D2`` with ``D2`` the squared euclidean
         distances, exactly apricot's ``metric="euclidean"`` conversion (so
         facility location on it reproduces apricot's ranking). ``cosine``:
-        ``max(cos, 0)``. ``dot``: ``max(x_i . x_j, 0)``. Negative values are
+        ``max(cos, 0)`` (a zero row is an error: its cosine is undefined).
+        ``dot`` (alias ``"ip"``): ``max(x_i . x_j, 0)``. Negative values are
         clipped because facility location needs non-negative similarities.
     dtype : numpy dtype, default float32
         Storage and compute dtype. float32 halves the memory and is exact on
         integer-valued data such as digits; float64 matches apricot (which computes
         in float64) bit for bit on any data.
     device : {"cpu", "auto", "cuda"} or torch.device, default "cpu"
-        ``"cpu"`` returns a numpy array. ``"cuda"`` (or ``"auto"`` when CUDA is
-        present) computes on the GPU with torch and returns a CUDA tensor, which
-        ``FacilityLocation`` then maximises on the GPU.
+        A CPU device (``"cpu"`` or ``torch.device("cpu")``, or ``"auto"`` without
+        CUDA) returns a numpy array. A CUDA device computes on the GPU with torch
+        and returns a CUDA tensor, which ``FacilityLocation`` then maximises on the
+        GPU.
     memory_budget : int, optional
         Largest matrix allowed, in bytes (default
         ``coresets._validation.DEFAULT_MEMORY_BUDGET``); above it a ``ValueError``
@@ -46,36 +48,21 @@ def similarity(X, metric="euclidean", *, dtype=np.float32, device="cpu", memory_
     -------
     ndarray or torch.Tensor, shape (n, n)
     """
-    _check_metric(metric)
+    metric = check_metric(metric)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     X = check_array_2d(X, "X")
     n = X.shape[0]
-    check_memory(
+    check_dense_budget(
         n * n * dtype.itemsize, f"a dense {n} x {n} {dtype} similarity matrix", "X", memory_budget
     )
     if metric == "cosine":
-        X = _unit_rows(X)
-    from coresets._device import cuda_available
-
-    if device == "cpu" or (device == "auto" and not cuda_available()):
+        X = unit_rows(X, zero_rows="raise")
+    dev = cuda_device(device)
+    if dev is None:
         return _similarity_numpy(X, metric, dtype)
-    return _similarity_torch(X, metric, dtype, device)
-
-
-def _check_metric(metric):
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-
-
-def _unit_rows(X):
-    norms = np.linalg.norm(X.astype(np.float64), axis=1)
-    if (norms == 0).any():
-        raise ValueError(
-            f"X has {int((norms == 0).sum())} all-zero rows; cosine similarity is undefined for them"
-        )
-    return X / norms[:, None].astype(X.dtype)
+    return _similarity_torch(X, metric, dtype, dev)
 
 
 def _similarity_numpy(X, metric, dtype):
@@ -104,12 +91,9 @@ def _similarity_numpy(X, metric, dtype):
     return S
 
 
-def _similarity_torch(X, metric, dtype, device):
+def _similarity_torch(X, metric, dtype, dev):
     import torch
 
-    from coresets._device import resolve_device
-
-    dev = resolve_device(device)
     tdtype = torch.float32 if dtype == np.float32 else torch.float64
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64)).to(dev)
     n = Xt.shape[0]
@@ -170,12 +154,14 @@ class ImplicitSimilarity:
     def __init__(self, X, metric="euclidean", *, memory_budget=None, progress=False):
         from tqdm.auto import tqdm
 
-        _check_metric(metric)
+        metric = check_metric(metric)
         X = check_array_2d(X, "X")
         n, d = X.shape
-        check_memory(n * n * 2, f"a {n} x {n} table of 16-bit similarity codes", "X", memory_budget)
+        check_dense_budget(
+            n * n * 2, f"a {n} x {n} table of 16-bit similarity codes", "X", memory_budget
+        )
         if metric == "cosine":
-            X = _unit_rows(X)
+            X = unit_rows(X, zero_rows="raise")
         self.metric = metric
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self._XT = np.ascontiguousarray(self.X.T)

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._metrics import check_metric
 from ..baselines import herding, k_center_greedy
+from ..selection import Selection
 from ..weights import nearest_center_weights
-from ._base import BaseSelector, _Result
+from ._base import BaseSelector
 
 __all__ = ["RandomSelector", "KCenterGreedySelector", "HerdingSelector"]
 
+#: The distances these selectors search with (a dot product is not one).
 _METRICS = ("euclidean", "cosine")
-
-
-def _check_metric(metric):
-    if not isinstance(metric, str) or metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS} for this selector, got {metric!r}")
-    return metric
 
 
 class RandomSelector(BaseSelector):
@@ -58,43 +55,35 @@ class RandomSelector(BaseSelector):
         self.random_state = random_state
 
     def _select(self, X, k, costs, budget, rng):
-        metric = _check_metric(self.metric)
+        metric = check_metric(self.metric, allowed=_METRICS)
         idx = rng.choice(X.shape[0], size=k, replace=False).astype(np.int64)
-        weights = nearest_center_weights(X, X[idx], metric)
-        return _Result(idx, np.full(k, np.nan), float("nan"), weights)
+        weights = nearest_center_weights(X, X[idx], metric=metric)
+        return Selection(idx, np.full(k, np.nan), float("nan"), weights=weights)
 
 
 class _EmbeddingSearchSelector(BaseSelector):
     """Shared parameters and fitting of the selectors that search embedding space greedily.
 
-    ``_search(X, k, metric, rng)`` returns ``(indices, trace)``; the trace's last value
-    is the objective and nearest-centre counts are the weights.
+    ``_search(X, k, metric, rng)`` returns the :class:`~coresets.selection.Selection` of
+    :mod:`coresets.baselines` (gains: the tracked trace, objective: its last value);
+    nearest-centre counts are the weights.
     """
 
     _combine = "max"
 
     def __init__(
-        self,
-        n_samples=0.1,
-        *,
-        metric="euclidean",
-        per_class=False,
-        random_state=None,
-        device="auto",
-        progress=False,
+        self, n_samples=0.1, *, metric="euclidean", per_class=False, device="auto", progress=False
     ):
         self.n_samples = n_samples
         self.metric = metric
         self.per_class = per_class
-        self.random_state = random_state
         self.device = device
         self.progress = progress
 
     def _select(self, X, k, costs, budget, rng):
-        metric = _check_metric(self.metric)
-        idx, trace = self._search(X, k, metric, rng)
-        weights = nearest_center_weights(X, X[idx], metric)
-        return _Result(idx, trace, float(trace[-1]), weights)
+        metric = check_metric(self.metric, allowed=_METRICS)
+        sel = self._search(X, k, metric, rng)
+        return sel.with_weights(nearest_center_weights(X, X[sel.indices], metric=metric))
 
 
 class KCenterGreedySelector(_EmbeddingSearchSelector):
@@ -131,6 +120,21 @@ class KCenterGreedySelector(_EmbeddingSearchSelector):
     n_features_in_ : int
     """
 
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        metric="euclidean",
+        per_class=False,
+        random_state=None,
+        device="auto",
+        progress=False,
+    ):
+        super().__init__(
+            n_samples, metric=metric, per_class=per_class, device=device, progress=progress
+        )
+        self.random_state = random_state
+
     def _search(self, X, k, metric, rng):
         return k_center_greedy(
             X, k, metric=metric, random_state=rng, device=self.device, progress=self.progress
@@ -140,7 +144,7 @@ class KCenterGreedySelector(_EmbeddingSearchSelector):
 class HerdingSelector(_EmbeddingSearchSelector):
     """Kernel herding in feature space (Welling, 2009): match the chosen rows' mean to the data's.
 
-    See :func:`coresets.baselines.herding`. Deterministic.
+    See :func:`coresets.baselines.herding`. Deterministic, so it takes no ``random_state``.
 
     Parameters
     ----------
@@ -150,9 +154,6 @@ class HerdingSelector(_EmbeddingSearchSelector):
         "euclidean" herds the raw rows, "cosine" the unit-normalised rows.
     per_class : {False, True, "proportional", "balanced"}, default False
         Run within each class of ``y``.
-    random_state : None
-        Unused (herding is deterministic); accepted so every selector takes the same
-        core parameters.
     device : {"auto", "cpu", "cuda"} or torch.device, default "auto"
     progress : bool, default False
 

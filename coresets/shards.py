@@ -1,10 +1,49 @@
-"""Readers for embeddings stored as shards on disk: ``.npy`` directories and Parquet files.
+"""The shard format: embeddings larger than memory as ``.npy`` shards (or Parquet files).
 
+:class:`ShardWriter` writes ``.npy`` shards (:func:`coresets.embed.embed_to_shards` feeds
+it); :func:`open_shards` reads them back, or Parquet files, as a
+:class:`ShardedEmbeddings` (:class:`NpyShards`, :class:`ParquetShards`), which
+:func:`coresets.streaming.select_from_shards` selects from.
+
+``.npy`` shard format
+---------------------
+A directory holds only::
+
+    shard-00000.npy, shard-00001.npy, ...   float32 arrays of shape (rows, dim), C order,
+                                            plain .npy (no pickle); shard i holds the
+                                            global rows [start, stop) in input order
+    index.json                              the index (INDEX_FILE), below
+
+``index.json`` is a JSON object with the fields
+
+``format``
+    :data:`FORMAT` (``"coresets-embedding-shards"``); ``version``: :data:`VERSION` (1).
+``dtype``
+    ``"float32"``; ``dim``: embedding width (null before the first shard).
+``shard_size``
+    rows per shard (the last shard may hold fewer).
+``n_input``
+    number of input rows when known in advance, else null.
+``n``
+    total rows written so far; ``complete``: true once every input row is in a shard.
+``shards``
+    list of ``{"file": "shard-00000.npy", "start": 0, "stop": 65536, "shape": [65536, dim]}``
+    in order; the global id of row ``r`` of a shard is ``start + r``.
+
+Every shard and every version of the index is written to a temporary file in the
+directory (``.shard-00000.npy.*.tmp``) and renamed into place, after the shard it
+lists, so a listed shard is always whole. A writer reopened with the same arguments
+keeps the shards the index lists (their headers are checked) and resumes after them;
+leftover temporary files of an interrupted run are removed. Any other file in the
+directory is an error. A directory of ``.npy`` files without an index is read in
+sorted file order.
+
+Reading
+-------
 A reader validates every shard's header when it is opened (2-D, same width, same float
 dtype, file long enough for its header) and every shard's values when they are read
 (finite), and names the file in each error. Nothing is unpickled: ``.npy`` files are
 memory-mapped with ``allow_pickle=False`` and Parquet files are read with pyarrow.
-
 Rows are numbered globally in shard order (shard 0's rows first); those global row
 numbers are what :func:`coresets.streaming.select_from_shards` returns.
 """
@@ -14,9 +53,204 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
+
+from ._io import load_npy, save_json, save_npy
+from ._validation import check_int
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "INDEX_FILE",
+    "ShardWriter",
+    "ShardedEmbeddings",
+    "NpyShards",
+    "ParquetShards",
+    "open_shards",
+]
+
+#: The ``format`` field of :data:`INDEX_FILE`.
+FORMAT = "coresets-embedding-shards"
+#: The ``version`` field of :data:`INDEX_FILE`.
+VERSION = 1
+#: The index of a ``.npy`` shard directory.
+INDEX_FILE = "index.json"
+
+_SHARD_RE = re.compile(r"^shard-(\d{5,})\.npy$")
+_TMP_RE = re.compile(r"^\.(shard-\d{5,}\.npy|index\.json)\..*\.tmp$")
+# Rows checked for NaN/inf at a time when a shard is read: a shard is never copied whole.
+_CHECK_BLOCK = 262_144
+
+
+def _shard_name(i: int) -> str:
+    return f"shard-{i:05d}.npy"
+
+
+class ShardWriter:
+    """Write float32 rows into ``.npy`` shards of ``shard_size`` rows, resumably.
+
+    Rows given to :meth:`append` are buffered and written shard by shard (each shard,
+    then the index listing it, atomically); :meth:`close` writes the last, shorter shard
+    and marks the index complete. Reopening a directory written with the same
+    ``shard_size`` and ``n_input`` keeps its whole shards: :attr:`n_rows` says how many
+    input rows to skip, and :attr:`complete` whether there is anything left to do.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Created if missing; may hold only this format's files.
+    shard_size : int, default 65536
+        Rows per shard.
+    n_input : int, optional
+        Number of input rows when known (recorded, and compared on resume).
+
+    Attributes
+    ----------
+    index : dict
+        The contents of :data:`INDEX_FILE` (format in the module docstring).
+    """
+
+    def __init__(self, out_dir, *, shard_size: int = 65_536, n_input: int | None = None):
+        self.shard_size = check_int(shard_size, "shard_size", low=1)
+        self.out = Path(out_dir)
+        self._prepare_dir()
+        self.index = {
+            "format": FORMAT,
+            "version": VERSION,
+            "dtype": "float32",
+            "dim": None,
+            "shard_size": self.shard_size,
+            "n_input": n_input,
+            "n": 0,
+            "complete": False,
+            "shards": [],
+        }
+        self._pending: list[np.ndarray] = []
+        self._n_pending = 0
+        self._resume()
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in whole shards on disk (a resumed run skips this many input rows)."""
+        return int(self.index["n"])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.index["complete"])
+
+    def _prepare_dir(self) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"out_dir {str(out)!r} exists and is not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        foreign = sorted(
+            p.name
+            for p in out.iterdir()
+            if p.name != INDEX_FILE and not _SHARD_RE.match(p.name) and not _TMP_RE.match(p.name)
+        )
+        if foreign:
+            more = ", ..." if len(foreign) > 5 else ""
+            raise ValueError(
+                f"out_dir {str(out)!r} holds files that are not embedding shards "
+                f"({', '.join(foreign[:5])}{more}); use an empty or new directory"
+            )
+        for p in out.iterdir():  # temporary files of an interrupted run
+            if _TMP_RE.match(p.name):
+                p.unlink()
+
+    def _resume(self) -> None:
+        """Adopt the whole shards of an earlier run with the same arguments."""
+        out, path = self.out, self.out / INDEX_FILE
+        if not path.exists():
+            return
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"out_dir {str(out)!r} has an unreadable {INDEX_FILE}: {exc}"
+            ) from None
+        if not isinstance(old, dict) or old.get("format") != FORMAT:
+            raise ValueError(f"out_dir {str(out)!r} has an {INDEX_FILE} of another format")
+        shard_size, n_input = self.shard_size, self.index["n_input"]
+        if old.get("shard_size") != shard_size or old.get("n_input") != n_input:
+            raise ValueError(
+                f"out_dir {str(out)!r} holds shards of another run (shard_size "
+                f"{old.get('shard_size')}, n_input {old.get('n_input')}; now {shard_size}, "
+                f"{n_input}); use a new directory"
+            )
+        good = self._valid_prefix(old)
+        if good:
+            self.index.update(dim=old.get("dim"), shards=good, n=good[-1]["stop"])
+            if old.get("complete") and len(good) == len(old["shards"]):
+                self.index["complete"] = True
+
+    def _valid_prefix(self, index: dict) -> list[dict]:
+        """Listed shards whose files exist with the recorded shape, up to the first bad one."""
+        good = []
+        expected_start = 0
+        for rec in index.get("shards", []):
+            try:
+                arr = load_npy(self.out / rec["file"], mmap=True)
+                ok = (
+                    list(arr.shape) == list(rec["shape"])
+                    and arr.dtype == np.float32
+                    and rec["start"] == expected_start
+                    and rec["stop"] - rec["start"] == arr.shape[0]
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                ok = False
+            if not ok:
+                break
+            good.append(rec)
+            expected_start = rec["stop"]
+        return good
+
+    def append(self, rows) -> None:
+        """Buffer float32 ``rows`` (shape (b, dim)); write every shard that fills up."""
+        rows = np.asarray(rows, dtype=np.float32)
+        dim = self.index["dim"]
+        if dim is not None and rows.shape[1] != dim:
+            raise ValueError(
+                f"model returned embeddings of width {rows.shape[1]}, but out_dir holds width {dim}"
+            )
+        self._pending.append(rows)
+        self._n_pending += rows.shape[0]
+        while self._n_pending >= self.shard_size:
+            block = np.concatenate(self._pending, axis=0)
+            self._write(block[: self.shard_size])
+            self._pending = [block[self.shard_size :]]
+            self._n_pending = block.shape[0] - self.shard_size
+
+    def close(self) -> dict:
+        """Write the buffered rows as the last shard, mark the index complete; return it."""
+        if self._n_pending:
+            self._write(np.concatenate(self._pending, axis=0))
+            self._pending, self._n_pending = [], 0
+        if self.index["n"] == 0:
+            raise ValueError("data is empty")
+        self.index["complete"] = True
+        save_json(self.out / INDEX_FILE, self.index)
+        return self.index
+
+    def _write(self, rows: np.ndarray) -> None:
+        index = self.index
+        i, start = len(index["shards"]), index["n"]
+        save_npy(self.out / _shard_name(i), rows)
+        index["shards"].append(
+            {
+                "file": _shard_name(i),
+                "start": start,
+                "stop": start + rows.shape[0],
+                "shape": list(rows.shape),
+            }
+        )
+        index["n"] = start + rows.shape[0]
+        index["dim"] = int(rows.shape[1])
+        save_json(self.out / INDEX_FILE, index)  # after the shard: a listed shard is always whole
+
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -30,7 +264,7 @@ class ShardedEmbeddings:
     shard_sizes : ndarray of int64, shape (n_shards,)
     offsets : ndarray of int64, shape (n_shards + 1,); shard ``s`` holds global rows
         ``offsets[s]:offsets[s + 1]``.
-    n_samples, n_features : int
+    n_rows, n_features : int
     dtype : numpy dtype (float32 or float64)
     """
 
@@ -42,8 +276,8 @@ class ShardedEmbeddings:
     def _finish_init(self):
         self.shard_sizes = np.asarray(self.shard_sizes, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.shard_sizes)]).astype(np.int64)
-        self.n_samples = int(self.offsets[-1])
-        if self.n_samples == 0:
+        self.n_rows = int(self.offsets[-1])
+        if self.n_rows == 0:
             raise ValueError(f"path {self.root}: every shard is empty")
 
     @property
@@ -57,8 +291,8 @@ class ShardedEmbeddings:
         the reference when done to release the pages.
         """
         X = self._load(s)
-        for start in range(0, X.shape[0], 262144):  # blocks: never copy a shard whole
-            self._check_block(X[start : start + 262144], s)
+        for start in range(0, X.shape[0], _CHECK_BLOCK):  # blocks: never copy a shard whole
+            self._check_block(X[start : start + _CHECK_BLOCK], s)
         return X
 
     def _load(self, s: int) -> np.ndarray:
@@ -69,9 +303,18 @@ class ShardedEmbeddings:
         """Ids stored with shard ``s`` (shape (n_rows,)), or None when the shards carry none."""
         return None
 
-    def iter_blocks(self, block_size: int = 65536):
-        """Yield ``(global_start, block)`` over all rows in order, ``block_size`` rows at a time."""
-        for s in range(self.n_shards):
+    @property
+    def columns(self) -> dict:
+        """The columns read (Parquet), for a checkpoint's identity; empty for ``.npy``."""
+        return {}
+
+    def iter_blocks(self, block_size: int = 65536, *, shards=None):
+        """Yield ``(global_start, block)`` in row order, ``block_size`` rows at a time.
+
+        ``shards`` (an iterable of shard numbers, default all) limits the pass, e.g. to
+        resume after the last checkpointed shard. A block never spans two shards.
+        """
+        for s in range(self.n_shards) if shards is None else shards:
             X = self.read(s)
             for start in range(0, X.shape[0], block_size):
                 yield int(self.offsets[s]) + start, np.asarray(X[start : start + block_size])
@@ -83,8 +326,8 @@ class ShardedEmbeddings:
         out = np.empty((rows.shape[0], self.n_features), dtype=self.dtype)
         if rows.size == 0:
             return out
-        if rows.min() < 0 or rows.max() >= self.n_samples:
-            raise ValueError(f"rows must lie in [0, {self.n_samples})")
+        if rows.min() < 0 or rows.max() >= self.n_rows:
+            raise ValueError(f"rows must lie in [0, {self.n_rows})")
         shard_of = np.searchsorted(self.offsets, rows, side="right") - 1
         order = np.argsort(shard_of, kind="stable")
         bounds = np.searchsorted(shard_of[order], np.arange(self.n_shards + 1))
@@ -135,8 +378,8 @@ def _npy_header(path: Path):
 class NpyShards(ShardedEmbeddings):
     """A directory of ``.npy`` shards, each (n_rows, n_features), float32 or float64.
 
-    Shard order comes from the ``index.json`` written by
-    :func:`coresets.embed.embed_to_shards` when present (its ``start``/``stop`` row
+    Shard order comes from the :data:`INDEX_FILE` written by :class:`ShardWriter`
+    (:func:`coresets.embed.embed_to_shards`) when present (its ``start``/``stop`` row
     ranges are checked, and an unfinished run is refused), otherwise from the sorted
     ``*.npy`` file names. A row's global id is its position in that order.
 
@@ -188,12 +431,12 @@ class NpyShards(ShardedEmbeddings):
                 if start is not None and (start, stop) != (self.offsets[s], self.offsets[s + 1]):
                     raise ValueError(
                         f"shard {self.paths[s]} holds rows {self.offsets[s]}:"
-                        f"{self.offsets[s + 1]} but index.json says {start}:{stop}"
+                        f"{self.offsets[s + 1]} but {INDEX_FILE} says {start}:{stop}"
                     )
 
     def _read_index(self):
-        """Parse ``index.json`` (``coresets.embed`` format) if present: files and row ranges."""
-        path = self.root / "index.json"
+        """Parse :data:`INDEX_FILE` (:data:`FORMAT`) if present: files and row ranges."""
+        path = self.root / INDEX_FILE
         if not path.is_file():
             return None
         try:
@@ -201,6 +444,8 @@ class NpyShards(ShardedEmbeddings):
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"shard index {path} is not valid JSON: {exc}") from None
         shards = meta.get("shards") if isinstance(meta, dict) else None
+        if isinstance(meta, dict) and meta.get("format", FORMAT) != FORMAT:
+            raise ValueError(f"shard index {path} is of format {meta['format']!r}, not {FORMAT!r}")
         if not isinstance(shards, list) or not shards:
             raise ValueError(f"shard index {path} has no 'shards' list")
         if meta.get("complete") is False:
@@ -236,16 +481,22 @@ class NpyShards(ShardedEmbeddings):
 
 
 class ParquetShards(ShardedEmbeddings):
-    """Parquet file(s) with an id column and an embedding column (list or fixed-size list).
+    """Parquet file(s) with an embedding column (list or fixed-size list of floats).
+
+    Rows are numbered globally in file order, as for ``.npy`` shards; an id column is
+    needed only when its values are asked for (:meth:`ids`).
 
     Parameters
     ----------
     root : str or Path, a ``.parquet`` file or a directory of them (sorted by name).
-    id_column : str or None, the id column (None: no ids).
-    embedding_column : str, the column holding one float vector per row.
+    embedding_column : str, default "embedding"
+        The column holding one float vector per row.
+    id_column : str, optional
+        A column of row ids that :meth:`ids` returns (checked to exist when opened);
+        None (default): the files need no id column.
     """
 
-    def __init__(self, root, *, id_column="id", embedding_column="embedding"):
+    def __init__(self, root, *, embedding_column="embedding", id_column=None):
         try:
             import pyarrow.parquet as pq
         except ImportError as exc:  # pragma: no cover - pyarrow is in the dev/parquet extras
@@ -322,13 +573,12 @@ class ParquetShards(ShardedEmbeddings):
                     return len(chunk[0].values)
         raise ValueError(f"path {self.root}: every shard is empty")
 
-    def _table(self, s: int):
+    def _read_column(self, s: int, column: str):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        cols = [self.embedding_column] + ([self.id_column] if self.id_column else [])
         try:
-            return pq.read_table(self.paths[s], columns=cols)
+            return pq.read_table(self.paths[s], columns=[column]).column(0)
         except (OSError, pa.ArrowException) as exc:
             raise ValueError(f"shard {self.paths[s]} could not be read: {exc}") from None
 
@@ -336,7 +586,7 @@ class ParquetShards(ShardedEmbeddings):
         import pyarrow as pa
 
         p = self.paths[s]
-        col = self._table(s).column(self.embedding_column).combine_chunks()
+        col = self._read_column(s, self.embedding_column).combine_chunks()
         n = len(col)
         if col.null_count:
             raise ValueError(f"shard {p}: embedding_column has {col.null_count} null rows")
@@ -356,21 +606,27 @@ class ParquetShards(ShardedEmbeddings):
         return X.reshape(n, self.n_features)
 
     def ids(self, s: int):
+        """Values of ``id_column`` in shard ``s``, or None when no id column was named."""
         if self.id_column is None:
             return None
-        return self._table(s).column(self.id_column).to_numpy()
+        return self._read_column(s, self.id_column).to_numpy()
+
+    @property
+    def columns(self) -> dict:
+        return {"embedding_column": self.embedding_column, "id_column": self.id_column}
 
 
-def open_shards(path, *, id_column="id", embedding_column="embedding") -> ShardedEmbeddings:
+def open_shards(path, *, embedding_column="embedding", id_column=None) -> ShardedEmbeddings:
     """Open ``.npy`` or Parquet shards at ``path`` and validate their headers.
 
     Parameters
     ----------
     path : str or Path
-        A directory of ``.npy`` shards (optionally with ``index.json``), a directory of
-        ``.parquet`` files, or one ``.parquet`` file.
-    id_column, embedding_column : str
-        Parquet column names (ignored for ``.npy`` shards).
+        A directory of ``.npy`` shards (optionally with :data:`INDEX_FILE`), a directory
+        of ``.parquet`` files, or one ``.parquet`` file. An opened
+        :class:`ShardedEmbeddings` is returned as it is.
+    embedding_column, id_column : str
+        Parquet column names (see :class:`ParquetShards`; ignored for ``.npy`` shards).
 
     Returns
     -------
@@ -382,12 +638,12 @@ def open_shards(path, *, id_column="id", embedding_column="embedding") -> Sharde
         raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
     root = Path(path)
     if root.is_file() and root.suffix == ".parquet":
-        return ParquetShards(root, id_column=id_column, embedding_column=embedding_column)
+        return ParquetShards(root, embedding_column=embedding_column, id_column=id_column)
     if not root.is_dir():
         raise ValueError(f"path {root} is not a directory or a .parquet file")
-    has_npy = any(root.glob("*.npy")) or (root / "index.json").is_file()
+    has_npy = any(root.glob("*.npy")) or (root / INDEX_FILE).is_file()
     if has_npy:
         return NpyShards(root)
     if any(root.glob("*.parquet")):
-        return ParquetShards(root, id_column=id_column, embedding_column=embedding_column)
+        return ParquetShards(root, embedding_column=embedding_column, id_column=id_column)
     raise ValueError(f"path {root} holds neither .npy nor .parquet shards")
