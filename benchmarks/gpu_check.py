@@ -44,28 +44,14 @@ def check_knn(n: int, d: int, k: int, index: str) -> None:
     from coresets.knn import knn_graph, knn_recall
 
     X = _blobs(n, d)
-    g_gpu, t_gpu = _timed(
-        lambda: knn_graph(
-            X,
-            n_neighbors=k,
-            metric="euclidean",
-            index=index,
-            device="cuda",
-            random_state=0,
-            progress=False,
+
+    def graph(device):
+        return knn_graph(
+            X, n_neighbors=k, metric="euclidean", index=index, device=device, random_state=0
         )
-    )
-    g_cpu, t_cpu = _timed(
-        lambda: knn_graph(
-            X,
-            n_neighbors=k,
-            metric="euclidean",
-            index=index,
-            device="cpu",
-            random_state=0,
-            progress=False,
-        )
-    )
+
+    g_gpu, t_gpu = _timed(lambda: graph("cuda"))
+    g_cpu, t_cpu = _timed(lambda: graph("cpu"))
     same_rows = np.mean(
         [
             np.array_equal(

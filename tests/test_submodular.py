@@ -10,23 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from coresets import (
+from coresets.submodular import (
+    OPTIMIZERS,
+    ApproximateLazyGreedy,
     FacilityLocation,
     FeatureBased,
     GraphCut,
     ImplicitSimilarity,
+    LazyGreedy,
     Mixture,
     SaturatedCoverage,
-    maximize,
-    similarity,
-)
-from coresets.submodular import (
-    OPTIMIZERS,
-    ApproximateLazyGreedy,
-    LazyGreedy,
     StochasticGreedy,
     _kernels,
     as_optimizer,
+    maximize,
+    similarity,
 )
 
 # --- definitions, written straight from the formulas -------------------------
