@@ -588,3 +588,10 @@ def test_checkpoint_of_another_run_is_refused_naming_the_difference(tmp_path):
     with np.load(ckpt / "partition_00001.npz", allow_pickle=False) as saved:
         part = Selection.from_arrays(saved)
     assert len(part) > 0 and np.isin(part.indices, np.arange(400)).all()
+
+
+def test_algorithm_seed_over_shards_is_refused_not_ignored(tmp_path):
+    # a RandGreeDi seed seeds in-memory runs; over shards one seed drives every stream
+    shards = write_shards(tmp_path / "npy", blobs(200, d=4), [100, 100])
+    with pytest.raises(ValueError, match=r"algorithm: .*select_from_shards\(\.\.\., random_state"):
+        select_from_shards(shards, 5, algorithm=RandGreeDi(random_state=0))

@@ -22,7 +22,27 @@ __all__ = ["RandomSelector", "KCenterGreedySelector", "HerdingSelector"]
 _METRICS = ("euclidean", "cosine")
 
 
-class RandomSelector(BaseSelector):
+class _CountWeightedSelector(BaseSelector):
+    """A selector whose ``weights_`` count, for each chosen row, the rows nearest to it.
+
+    Subclasses implement ``_choose(X, k, metric, rng) -> Selection`` (without weights);
+    ``metric`` is checked once here and the counts come from
+    :func:`coresets.weights.nearest_center_weights` in that metric.
+    """
+
+    def _check_metric(self) -> str:
+        return check_metric(self.metric, allowed=_METRICS)
+
+    def _choose(self, X, k, metric, rng) -> Selection:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _select(self, X, k, costs, budget, rng):
+        metric = self._check_metric()
+        sel = self._choose(X, k, metric, rng)
+        return sel.with_weights(nearest_center_weights(X, X[sel.indices], metric=metric))
+
+
+class RandomSelector(_CountWeightedSelector):
     """Uniform random subset without replacement - the baseline every coreset must beat.
 
     Parameters
@@ -54,17 +74,15 @@ class RandomSelector(BaseSelector):
         self.per_class = per_class
         self.random_state = random_state
 
-    def _select(self, X, k, costs, budget, rng):
-        metric = check_metric(self.metric, allowed=_METRICS)
+    def _choose(self, X, k, metric, rng):
         idx = rng.choice(X.shape[0], size=k, replace=False).astype(np.int64)
-        weights = nearest_center_weights(X, X[idx], metric=metric)
-        return Selection(idx, np.full(k, np.nan), float("nan"), weights=weights)
+        return Selection(idx, np.full(k, np.nan), float("nan"))
 
 
-class _EmbeddingSearchSelector(BaseSelector):
+class _EmbeddingSearchSelector(_CountWeightedSelector):
     """Shared parameters and fitting of the selectors that search embedding space greedily.
 
-    ``_search(X, k, metric, rng)`` returns the :class:`~coresets.selection.Selection` of
+    ``_choose(X, k, metric, rng)`` returns the :class:`~coresets.selection.Selection` of
     :mod:`coresets.baselines` (gains: the tracked trace, objective: its last value);
     nearest-centre counts are the weights.
     """
@@ -79,11 +97,6 @@ class _EmbeddingSearchSelector(BaseSelector):
         self.per_class = per_class
         self.device = device
         self.progress = progress
-
-    def _select(self, X, k, costs, budget, rng):
-        metric = check_metric(self.metric, allowed=_METRICS)
-        sel = self._search(X, k, metric, rng)
-        return sel.with_weights(nearest_center_weights(X, X[sel.indices], metric=metric))
 
 
 class KCenterGreedySelector(_EmbeddingSearchSelector):
@@ -135,7 +148,7 @@ class KCenterGreedySelector(_EmbeddingSearchSelector):
         )
         self.random_state = random_state
 
-    def _search(self, X, k, metric, rng):
+    def _choose(self, X, k, metric, rng):
         return k_center_greedy(
             X, k, metric=metric, random_state=rng, device=self.device, progress=self.progress
         )
@@ -170,5 +183,5 @@ class HerdingSelector(_EmbeddingSearchSelector):
     n_features_in_ : int
     """
 
-    def _search(self, X, k, metric, rng):
+    def _choose(self, X, k, metric, rng):
         return herding(X, k, metric=metric, device=self.device, progress=self.progress)

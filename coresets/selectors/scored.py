@@ -14,20 +14,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._metrics import check_metric
 from ..knn import knn_graph
 from ..pruning import _check_scores, ccs_select, d2_select, moderate_select, score_select
 from ..scores import prototype_scores
-from ..weights import nearest_center_weights
-from ._base import BaseSelector
+from .geometric import _CountWeightedSelector
 
 __all__ = ["CCSSelector", "D2Selector", "ModerateSelector", "PrototypeSelector"]
 
-#: The distances these selectors weight (and cluster or link) with.
-_METRICS = ("euclidean", "cosine")
 
-
-class _ScoredSelector(BaseSelector):
+class _ScoredSelector(_CountWeightedSelector):
     """Shared fitting: resolve the per-row scores, select, weight by nearest chosen row."""
 
     #: A score belongs to a row of the fitted data, so selection is never split by class.
@@ -61,14 +56,6 @@ class _ScoredSelector(BaseSelector):
         if callable(self.scores):
             return _check_scores(self.scores(X, self._fit_y), "scores", X.shape[0])
         return _check_scores(self.scores, "scores", X.shape[0])
-
-    def _check_metric(self) -> str:
-        return check_metric(self.metric, allowed=_METRICS)
-
-    def _select(self, X, k, costs, budget, rng):
-        metric = self._check_metric()
-        sel = self._prune(X, k, rng)
-        return sel.with_weights(nearest_center_weights(X, X[sel.indices], metric=metric))
 
 
 class CCSSelector(_ScoredSelector):
@@ -121,7 +108,7 @@ class CCSSelector(_ScoredSelector):
         self.metric = metric
         self.random_state = random_state
 
-    def _prune(self, X, k, rng):
+    def _choose(self, X, k, metric, rng):
         return ccs_select(
             self._row_scores(X, rng),
             k,
@@ -196,7 +183,7 @@ class D2Selector(_ScoredSelector):
         self.random_state = random_state
         self.device = device
 
-    def _prune(self, X, k, rng):
+    def _choose(self, X, k, metric, rng):
         scores = self._row_scores(X, rng)
         n = X.shape[0]
         if n < 2:
@@ -205,7 +192,7 @@ class D2Selector(_ScoredSelector):
             graph = knn_graph(
                 X,
                 n_neighbors=min(self.n_neighbors, n - 1),
-                metric=self._check_metric(),
+                metric=metric,
                 device=self.device,
                 random_state=rng,
             )
@@ -250,7 +237,7 @@ class ModerateSelector(_ScoredSelector):
         self.n_samples = n_samples
         self.metric = metric
 
-    def _prune(self, X, k, rng):
+    def _choose(self, X, k, metric, rng):
         if self._fit_y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
@@ -317,8 +304,6 @@ class PrototypeSelector(_ScoredSelector):
         self.metric = metric
         self.random_state = random_state
 
-    def _prune(self, X, k, rng):
-        scores = prototype_scores(
-            X, n_clusters=self.n_clusters, metric=self._check_metric(), random_state=rng
-        )
+    def _choose(self, X, k, metric, rng):
+        scores = prototype_scores(X, n_clusters=self.n_clusters, metric=metric, random_state=rng)
         return score_select(scores, k, order=self.order, skip=self.skip)

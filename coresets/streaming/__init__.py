@@ -121,6 +121,12 @@ def select_from_shards(
     n = data.n_rows
     k = check_n_select(k, n, "k")
     algorithm = _as_algorithm(algorithm)
+    if getattr(algorithm, "random_state", None) is not None:
+        # one seed per run: the shard drivers derive every stream from select_from_shards'
+        raise ValueError(
+            "algorithm: its random_state seeds in-memory runs only; over shards pass "
+            "select_from_shards(..., random_state=...) instead"
+        )
     driver = DRIVERS[type(algorithm)]
     weighting = as_weighting(weighting, n, k)
     client = check_client(client)
