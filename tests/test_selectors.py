@@ -49,6 +49,10 @@ ESTIMATORS = [
     RandomSelector(0.5),
     KCenterGreedySelector(0.5, device="cpu"),
     HerdingSelector(0.5, device="cpu"),
+    # integer sizes, as users write them: a one-row X must fail in scikit-learn's words
+    FacilityLocationSelector(5),
+    RandomSelector(5),
+    KCenterGreedySelector(5, device="cpu"),
 ]
 
 
@@ -292,7 +296,9 @@ def test_bad_input():
     fl = FacilityLocationSelector(5, device="cpu")
     with pytest.raises(ValueError, match="y must have one label per row"):
         fl.fit(X, np.zeros(19))
-    with pytest.raises(ValueError, match="n_samples must be <= 20"):
+    with pytest.raises(
+        ValueError, match=r"n_samples=21 asks for more rows than X has \(20 samples\)"
+    ):
         FacilityLocationSelector(21).fit(X)
     with pytest.raises(ValueError, match="n_samples as a fraction"):
         FacilityLocationSelector(1.5).fit(X)

@@ -194,7 +194,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         sizes = np.array([g.size for g in groups])
 
         if costs is None:
-            k = check_n_select(self.n_samples, n, "n_samples")
+            k = _check_n_samples(self.n_samples, n)
             counts = [k] if mode is None else allocate_per_class(sizes, k, mode=mode, labels=labels)
             budgets = [None] * len(groups)
         else:
@@ -319,6 +319,21 @@ def _check_y(y, n):
     if y_arr.dtype.kind == "f":
         check_finite(y_arr, "y")
     return y_arr
+
+
+def _check_n_samples(n_samples, n):
+    """The subset size for ``n`` rows; an int above ``n`` is refused in scikit-learn's words."""
+    if (
+        isinstance(n_samples, numbers.Integral)
+        and not isinstance(n_samples, bool)
+        and n_samples > n
+    ):
+        # scikit-learn recognises a too-small X by "1 sample" / "n samples" in the message
+        raise ValueError(
+            f"n_samples={int(n_samples)} asks for more rows than X has "
+            f"({n} sample{'' if n == 1 else 's'})"
+        )
+    return check_n_select(n_samples, n, "n_samples")
 
 
 def _check_budget(n_samples, costs):
