@@ -278,3 +278,28 @@ def test_reference_cnn_reaches_published_accuracy_on_full_mnist1d():
     tr = default_trainer(d, device="cpu")
     accs = [tr.evaluate(tr.fit(d.train, seed=seed), d.test)["accuracy"] for seed in (0, 1)]
     assert np.mean(accs) >= PUBLISHED_CNN_ACCURACY - PUBLISHED_MARGIN, accs
+
+
+def test_scaling_refuses_a_bad_plan_before_the_first_cell_trains(digits, tmp_path):
+    class Counting:
+        fits = 0
+
+        def fit(self, train, weights=None, seed=0):
+            Counting.fits += 1
+
+        def evaluate(self, model, test):
+            return {"loss": 1.0, "accuracy": 0.5}
+
+    X, y = digits.X[:200], digits.y[:200]
+    a_file = tmp_path / "results"
+    a_file.write_text("not a directory")
+    with pytest.raises(ValueError, match=r"out_dir .*results exists and is not a directory"):
+        scaling_curve((X, y), (X, y), ["random"], [20], seeds=1, trainer=Counting(), out_dir=a_file)
+    # 10 classes: a per-class subset of 5 cannot hold one row of each; found at once, not
+    # after the cells of the sizes before it have trained
+    with pytest.raises(ValueError, match=r"sizes: method 'facility_location_per_class' at size 5"):
+        scaling_curve(
+            (X, y), (X, y), ["random", "facility_location_per_class"], [40, 5], seeds=1,
+            trainer=Counting(),
+        )  # fmt: skip
+    assert Counting.fits == 0

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .._io import save_json, save_text
 from .._validation import check_array_2d, check_int, check_n_select
+from ..selectors._base import allocate_per_class
 from ..selectors.registry import METHODS, make_selector, method_key
 
 __all__ = ["Method", "ScalingResult", "scaling_curve"]
@@ -272,9 +273,10 @@ def scaling_curve(
     X_test, y_test = _split(test, "test")
     specs, sizes, seeds, feats, method_feats = _check_inputs(X, methods, sizes, seeds, features)
     trainer = _check_trainer(trainer, X, y, y_test)
+    out_dir = None if out_dir is None else Path(out_dir)
+    _check_plan(specs, sizes, y, out_dir)
     config = _experiment_config(X, y, X_test, y_test, feats, specs, method_feats, trainer)
     config["sizes"], config["seeds"] = sizes, seeds
-    out_dir = None if out_dir is None else Path(out_dir)
     done, saved_config = _resume(out_dir, config) if resume else ({}, config)
 
     cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
@@ -333,6 +335,23 @@ def _check_inputs(X, methods, sizes, seeds, features):
                 )
             method_feats[s.name] = f
     return specs, sizes, seeds, feats, method_feats
+
+
+def _check_plan(specs, sizes, y, out_dir):
+    """Refuse, before the first cell trains, what would fail in a later one."""
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} exists and is not a directory")
+    labels, class_sizes = np.unique(y, return_counts=True)
+    for spec in specs:
+        per_class = make_selector(spec.selector, sizes[0]).get_params().get("per_class")
+        if not per_class:
+            continue
+        mode = "balanced" if per_class == "balanced" else "proportional"
+        for k in sizes:
+            try:  # the selectors' own rule, so the check cannot drift from the fit
+                allocate_per_class(class_sizes, k, mode=mode, labels=labels)
+            except ValueError as exc:
+                raise ValueError(f"sizes: method {spec.name!r} at size {k}: {exc}") from None
 
 
 def _check_trainer(trainer, X, y, y_test):
