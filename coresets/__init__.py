@@ -38,6 +38,7 @@ _EXPORTS = {
     "D2Selector": "coresets.selectors",
     "ModerateSelector": "coresets.selectors",
     "PrototypeSelector": "coresets.selectors",
+    "SelectionResampler": "coresets.selectors",
     "ccs_select": "coresets.pruning",
     "d2_select": "coresets.pruning",
     "moderate_select": "coresets.pruning",

@@ -358,3 +358,44 @@ def test_metric_aliases_select_and_weigh_as_the_canonical_metric():
         b = FacilityLocationSelector(5, metric=name, device="cpu").fit(X)
         np.testing.assert_array_equal(a.ranking_, b.ranking_)
         np.testing.assert_array_equal(a.weights_, b.weights_)
+
+
+def test_selection_resampler_works_in_imbalanced_learn_pipelines(digits):
+    from imblearn.pipeline import Pipeline
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from coresets.selectors import SelectionResampler
+
+    class Recorder(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.rows_ = X.shape[0]
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(X.shape[0], self.classes_[0])
+
+    X, y = digits
+    X, y = X[:600], y[:600]
+    select = SelectionResampler(FacilityLocationSelector(0.1))
+    # the selector itself has transform and fit_resample, which imbalanced-learn refuses
+    with pytest.raises(TypeError, match="implements both"):
+        Pipeline([("select", FacilityLocationSelector(0.1)), ("clf", Recorder())]).fit(X, y)
+    pipe = Pipeline([("select", select), ("clf", Recorder())]).fit(X, y)
+    assert pipe.named_steps["clf"].rows_ == 60  # trained on the chosen rows only
+    assert pipe.predict(X).shape == (600,)  # predicting passes every row through
+    fitted = pipe.named_steps["select"]
+    ref = FacilityLocationSelector(0.1).fit(X, y)
+    np.testing.assert_array_equal(fitted.sample_indices_, ref.ranking_)
+    np.testing.assert_array_equal(fitted.weights_, ref.weights_)
+    assert not hasattr(select.selector, "ranking_")  # the selector passed in stays unfitted
+
+    real = Pipeline([("select", select), ("clf", LogisticRegression(max_iter=300))])
+    scores = cross_val_score(real, X, y, cv=3)
+    assert scores.shape == (3,) and (scores > 0.5).all()
+    search = GridSearchCV(real, {"select__selector__n_samples": [0.05, 0.2]}, cv=3).fit(X, y)
+    assert search.best_params_["select__selector__n_samples"] in (0.05, 0.2)
+    with pytest.raises(TypeError, match="selector must be a selector"):
+        SelectionResampler(LogisticRegression()).fit_resample(X, y)

@@ -12,6 +12,7 @@ scaling runs.
 from ._base import BaseSelector, allocate_per_class
 from .geometric import HerdingSelector, KCenterGreedySelector, RandomSelector
 from .registry import METHODS, make_selector, register_method
+from .resampling import SelectionResampler
 from .scored import CCSSelector, D2Selector, ModerateSelector, PrototypeSelector
 from .submodular import (
     AUTO_N_NEIGHBORS,
@@ -38,6 +39,7 @@ __all__ = [
     "D2Selector",
     "ModerateSelector",
     "PrototypeSelector",
+    "SelectionResampler",
     "METHODS",
     "make_selector",
     "register_method",
