@@ -399,3 +399,21 @@ def test_selection_resampler_works_in_imbalanced_learn_pipelines(digits):
     assert search.best_params_["select__selector__n_samples"] in (0.05, 0.2)
     with pytest.raises(TypeError, match="selector must be a selector"):
         SelectionResampler(LogisticRegression()).fit_resample(X, y)
+
+
+def test_set_output_and_feature_names_keep_the_columns(digits):
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits
+    frame = pd.DataFrame(X[:300], columns=[f"px{i}" for i in range(64)], index=range(1000, 1300))
+    sel = FacilityLocationSelector(0.1).set_output(transform="pandas").fit(frame)
+    out = sel.transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(frame.columns)
+    assert out.index.tolist() == (1000 + sel.ranking_).tolist()  # the chosen rows' labels
+    assert sel.get_feature_names_out().tolist() == list(frame.columns)
+    pipe = Pipeline([("scale", StandardScaler()), ("select", FacilityLocationSelector(0.1))])
+    out = pipe.set_output(transform="pandas").fit_transform(frame)
+    assert isinstance(out, pd.DataFrame) and out.shape == (30, 64)
+    assert pipe.get_feature_names_out().tolist() == list(frame.columns)

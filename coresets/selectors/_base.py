@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -89,13 +89,15 @@ def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> n
     return counts
 
 
-class BaseSelector(TransformerMixin, BaseEstimator):
+class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the selectors: ``fit`` chooses rows, ``transform`` returns them.
 
     Subclasses define ``__init__`` (storing parameters only) and ``_select``.
     Fitted attributes: ``selection_`` (the :class:`~coresets.selection.Selection`),
     ``ranking_``, ``gains_``, ``weights_``, ``objective_`` (its fields), ``n_features_in_``
-    (and ``feature_names_in_`` for DataFrames), ``n_rows_fit_``.
+    (and ``feature_names_in_`` for DataFrames), ``n_rows_fit_``. A selector keeps every
+    column, so ``get_feature_names_out`` returns the input's names and
+    ``set_output(transform="pandas")`` works (a DataFrame keeps the chosen rows' index).
     """
 
     #: whether ``metric="precomputed"`` (a similarity matrix as X) is accepted.
