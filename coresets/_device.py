@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+#: Paths that exist wherever an NVIDIA driver (or WSL's GPU bridge) can serve CUDA.
+_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+
+
+def _no_cuda_driver() -> bool:
+    """True when this is Linux and no NVIDIA driver is loaded: CUDA cannot be there."""
+    if not sys.platform.startswith("linux"):
+        return False  # no cheap proof elsewhere: ask torch
+    return not any(os.path.exists(p) for p in _DRIVER_PATHS)
+
 
 def cuda_available() -> bool:
-    """True when torch sees a CUDA device (False when torch cannot be imported)."""
+    """True when torch sees a CUDA device (False when torch cannot be imported).
+
+    On a Linux machine without an NVIDIA driver the answer is known without importing
+    torch, which takes seconds that a CPU-only ``coresets select`` would otherwise pay.
+    """
+    if "torch" not in sys.modules and _no_cuda_driver():
+        return False
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a runtime dependency

@@ -156,7 +156,10 @@ def test_select_does_not_import_the_scaling_harness(emb, tmp_path):
         "import sys; from coresets.cli import main; "
         f"rc = main(['select', '--input', {str(emb / 'X.npy')!r}, '--n-samples', '10', "
         f"'--method', 'facility-location', '--out', {str(tmp_path / 'o')!r}, '--no-progress']); "
-        "assert rc == 0; assert 'coresets.scaling' not in sys.modules, 'scaling imported'"
+        "assert rc == 0; assert 'coresets.scaling' not in sys.modules, 'scaling imported'; "
+        # a CPU-only machine learns that CUDA is absent without paying for a torch import
+        "from coresets._device import _no_cuda_driver; "
+        "assert not _no_cuda_driver() or 'torch' not in sys.modules, 'torch imported'"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -171,3 +174,13 @@ def test_python_m_coresets_demo_is_the_demo_command():
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("usage: coresets demo") and "--features" in r.stdout
+
+
+def test_no_driver_shortcut_agrees_with_torch():
+    import torch
+
+    from coresets._device import _no_cuda_driver, cuda_available
+
+    if _no_cuda_driver():
+        assert not torch.cuda.is_available()
+    assert cuda_available() == torch.cuda.is_available()
