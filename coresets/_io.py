@@ -53,8 +53,54 @@ def save_text(path, text: str) -> None:
         tmp.write_text(text)
 
 
+def npy_header(path, *, what: str = "file"):
+    """Read a ``.npy`` header without loading data: ``(shape, dtype, fortran, data_offset)``.
+
+    Raises ``ValueError`` naming the ``what`` at ``path`` when it is not a ``.npy`` file.
+    """
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:  # version 3.0 (utf-8 field names) has no public reader
+                read = getattr(np.lib.format, "_read_array_header", None)
+                if read is None:
+                    from numpy.lib import _format_impl
+
+                    read = getattr(_format_impl, "_read_array_header", None)
+                if read is None:
+                    raise ValueError(f".npy format version {version} is not supported")
+                shape, fortran, dtype = read(fh, version)
+            offset = fh.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise ValueError(f"{what} {path} is not a readable .npy file: {exc}") from None
+    return shape, np.dtype(dtype), fortran, offset
+
+
+def check_npy_size(path, *, what: str = "file"):
+    """The header of ``path`` (see :func:`npy_header`), refusing a file shorter than it promises.
+
+    So a tiny file whose header claims terabytes is refused before anything is allocated.
+    """
+    shape, dtype, fortran, offset = npy_header(path, what=what)
+    need = offset + int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = os.path.getsize(path)
+    if have < need:
+        raise ValueError(
+            f"{what} {path} is truncated: header promises {need} bytes, file has {have}"
+        )
+    return shape, dtype, fortran, offset
+
+
 def load_npy(path, *, mmap: bool = False) -> np.ndarray:
-    """Read a ``.npy`` file without pickle; ``mmap=True`` maps it read-only."""
+    """Read a ``.npy`` file without pickle; ``mmap=True`` maps it read-only.
+
+    The header's size is checked against the file's first (:func:`check_npy_size`).
+    """
+    check_npy_size(path)
     return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from coresets._validation import check_option
 
-__all__ = ["METRICS", "check_metric", "unit_rows", "faiss_metric"]
+__all__ = ["METRICS", "check_metric", "check_magnitude", "unit_rows", "faiss_metric"]
 
 #: The metrics on embeddings, in the order error messages list them.
 METRICS = ("euclidean", "cosine", "dot")
@@ -56,7 +56,8 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
     """Rows of ``X`` scaled to unit L2 norm (a new array; ``X`` is never written to).
 
     Norms are computed in float64, so rows whose float32 squared norm would overflow
-    (entries past ~1e19) still normalise correctly.
+    (entries past ~1e19) still normalise correctly; float64 rows whose squares overflow
+    float64 (past ~1e154) are scaled by their largest entry first.
 
     Parameters
     ----------
@@ -81,6 +82,11 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
     if dtype is None:
         dtype = X.dtype if X.dtype.kind == "f" else np.float64
     norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    huge = np.flatnonzero(np.isinf(norms))
+    if huge.size:  # float64 rows past ~1e154: their squares overflow, so scale them first
+        top = np.abs(X[huge]).max(axis=1).astype(np.float64)
+        scaled = X[huge] / top[:, None]
+        norms[huge] = top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
     zero = np.flatnonzero(norms == 0)
     if zero.size and zero_rows == "raise":
         raise ValueError(
@@ -91,6 +97,50 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
         norms[zero] = 1.0
     scaled = X / norms[:, None] if X.dtype == np.float64 else X.astype(np.float64) / norms[:, None]
     return np.ascontiguousarray(scaled, dtype=dtype)
+
+
+#: Headroom kept below the dtype's largest value: rounding of sums, and the expansion
+#: ``|a|^2 + |b|^2 - 2 a.b`` of a squared distance, whose terms reach ``4 max|x|^2``.
+_HEADROOM = {"dot": 2.0, "euclidean": 8.0}
+
+# rows per block of the exact norm pass (bounds its float64 temporary)
+_NORM_BLOCK = 1 << 16
+
+
+def check_magnitude(X, metric: str, *, dtype=np.float32, name: str = "X") -> None:
+    """Refuse rows whose dot products (``"dot"``) or squared distances (``"euclidean"``)
+    would overflow ``dtype``, with a ``ValueError`` naming ``name``.
+
+    By Cauchy-Schwarz every dot product, and every partial sum of one, is at most
+    ``max|x|^2`` in magnitude and every squared distance at most ``4 max|x|^2``, so one
+    bound on the row norms decides it. ``"cosine"`` divides by the norms (computed in
+    float64 by :func:`unit_rows`) and never overflows. Costs a max and a min over ``X``;
+    only when the cheap bound ``n_features * max|x_ij|^2`` fails are the row norms
+    computed (in float64, in blocks).
+    """
+    if metric == "cosine":
+        return
+    X = np.asarray(X)
+    if X.size == 0:
+        return
+    limit = float(np.finfo(dtype).max) / _HEADROOM[metric]
+    top = max(abs(float(X.max())), abs(float(X.min())))
+    if X.shape[1] * top * top <= limit:
+        return
+    sq = 0.0
+    for lo in range(0, X.shape[0], _NORM_BLOCK):
+        block = np.asarray(X[lo : lo + _NORM_BLOCK], dtype=np.float64)
+        sq = max(sq, float(np.einsum("ij,ij->i", block, block).max()))
+    if sq <= limit:
+        return
+    norm = float(np.sqrt(sq))
+    what = "dot products" if metric == "dot" else "squared distances"
+    reach = sq if metric == "dot" else 4 * sq
+    raise ValueError(
+        f"{name} has rows of norm up to {norm:.3g}: their {what} reach {reach:.3g}, past what "
+        f"{np.dtype(dtype).name} holds ({float(np.finfo(dtype).max):.3g}); scale {name} down "
+        f"(e.g. divide it by {norm:.3g}) or use metric='cosine'"
+    )
 
 
 def faiss_metric(metric: str):

@@ -193,13 +193,13 @@ def _select_array(a):
         raise UsageError("--scheduler/--checkpoint-dir apply to shard directories only")
     n_samples = parse_size(a.n_samples)
     try:
-        X = _io.load_npy(a.input)
+        X = _io.load_npy(a.input, mmap=True)
     except (OSError, ValueError) as exc:
         raise UsageError(f"--input {a.input} could not be read as .npy: {exc}") from None
     y = None
     if a.labels:
         try:
-            y = _io.load_npy(a.labels)
+            y = _io.load_npy(a.labels, mmap=True)
         except (OSError, ValueError) as exc:
             raise UsageError(f"--labels {a.labels} could not be read as .npy: {exc}") from None
     if a.per_class and y is None:
@@ -274,6 +274,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("coresets: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        print(f"coresets {args.command}: error: out of memory: {detail}", file=sys.stderr)
+        return 1
     except (ValueError, TypeError, OSError, ImportError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"coresets {args.command}: error: {msg}", file=sys.stderr)

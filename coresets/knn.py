@@ -67,7 +67,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ._metrics import METRICS, check_metric, faiss_metric, unit_rows
+from ._metrics import METRICS, check_magnitude, check_metric, faiss_metric, unit_rows
 from ._validation import check_array_2d, check_int, check_random_state
 
 __all__ = [
@@ -147,6 +147,9 @@ def _resolve_faiss_device(device) -> str:
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def prepare(X, metric: str, *, name: str = "X", zero_rows: str = "raise") -> np.ndarray:
     """Validate ``X`` and return it float32 and C-contiguous, ready for FAISS.
 
@@ -174,13 +177,16 @@ def prepare(X, metric: str, *, name: str = "X", zero_rows: str = "raise") -> np.
     """
     metric = check_metric(metric)
     X = check_array_2d(X, name)
-    overflow = X.dtype != np.float32 and np.abs(X).max() > np.finfo(np.float32).max
+    overflow = X.dtype != np.float32 and max(-float(X.min()), float(X.max())) > _F32_MAX
+    if metric == "cosine":
+        # rows past float32's range are normalised from the input as given (norms in
+        # float64); the rest as before, from their float32 values
+        rows = X if overflow else np.ascontiguousarray(X, dtype=np.float32)
+        return unit_rows(rows, zero_rows=zero_rows, name=name, dtype=np.float32)
     if overflow:
         raise ValueError(f"{name} contains values that overflow float32")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if metric == "cosine":
-        X = unit_rows(X, zero_rows=zero_rows, name=name, dtype=np.float32)
-    return X
+    check_magnitude(X, metric, dtype=np.float32, name=name)  # FAISS scores in float32
+    return np.ascontiguousarray(X, dtype=np.float32)
 
 
 def _nlist(n: int) -> int:
@@ -378,10 +384,34 @@ def search_batches(
         Base rows; -1 pads where the index found fewer than ``k``.
     """
     # Checked here, not at the first next(): a bad batch_size fails before any search.
+    queries, k = _check_search(index, queries, k)
     batch_size = (
         _DEFAULT_BATCH if batch_size is None else check_int(batch_size, "batch_size", low=1)
     )
     return _search_batches(index, queries, k, batch_size, progress, desc)
+
+
+def _check_search(index, queries, k):
+    """``(queries, k)`` checked against ``index``: FAISS asserts, naming nothing, otherwise."""
+    k = check_int(k, "k", low=1)
+    d = getattr(index, "d", None)
+    if d is None:
+        raise TypeError(
+            f"index must be a FAISS index from build_index(), got {type(index).__name__}"
+        )
+    if not (
+        isinstance(queries, np.ndarray)
+        and queries.ndim == 2
+        and queries.dtype == np.float32
+        and queries.flags.c_contiguous
+    ):
+        raise ValueError(
+            "queries must be a 2-D float32 C-contiguous array from prepare(), got "
+            f"{type(queries).__name__} of shape {getattr(queries, 'shape', None)}"
+        )
+    if queries.shape[1] != d:
+        raise ValueError(f"queries have {queries.shape[1]} features but the index has {d}")
+    return queries, k
 
 
 def _search_batches(index, queries, k, batch_size, progress, desc):
@@ -415,6 +445,7 @@ def search(index, queries, k: int, *, batch_size: int | None = None, progress: b
     I : ndarray of int64, shape (q, k)
         Base rows, -1 where fewer than ``k`` were found.
     """
+    queries, k = _check_search(index, queries, k)
     q = queries.shape[0]
     D = np.empty((q, k), dtype=np.float32)
     I = np.empty((q, k), dtype=np.int64)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ._validation import check_finite, check_int
+from ._validation import MAX_TORCH_SEED, check_finite, check_int, check_seed
 
 __all__ = [
     "CoresetSampler",
@@ -74,7 +74,8 @@ def _check_subset(indices, weights, name="indices"):
 
 
 def _check_seed(seed):
-    return check_int(seed, "seed", low=0)
+    # refused here, not at the first epoch's torch.Generator().manual_seed(seed + epoch)
+    return check_seed(seed, "seed")
 
 
 class CoresetSampler(Sampler):
@@ -116,7 +117,7 @@ class CoresetSampler(Sampler):
 
     def set_epoch(self, epoch):
         """Set the epoch so that the next pass uses a different, reproducible order."""
-        self.epoch = check_int(epoch, "epoch", low=0)
+        self.epoch = check_int(epoch, "epoch", low=0, high=MAX_TORCH_SEED)
 
     def _order(self):
         if not self.shuffle:

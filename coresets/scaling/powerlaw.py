@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from .._validation import check_finite, check_int, check_random_state
+from .._validation import check_finite, check_int, check_random_state, check_real
 
 __all__ = ["PowerLawFit", "fit_power_law", "group_by_size"]
 
@@ -137,8 +137,14 @@ def fit_power_law(sizes, losses, *, n_boot=200, level=0.95, random_state=None) -
             f"sizes must hold at least 3 distinct sizes to fit 3 parameters, got {n.size}"
         )
     n_boot = check_int(n_boot, "n_boot", low=0)
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
+    level = check_real(level, "level", low=0.0, high=1.0)
+    lowest = min(float(g.min()) for g in groups)
+    if lowest < 0:
+        raise ValueError(
+            f"losses must be non-negative (A * n**(-beta) + C with A, C >= 0 fits no "
+            f"negative value), got min {lowest:.4g}; pass losses or error rates, not "
+            "log-losses or differences"
+        )
     rng = check_random_state(random_state)
     means = np.array([g.mean() for g in groups])
     try:

@@ -36,14 +36,35 @@ class Checkpoint:
         self.seed = None
         if self.directory is None:
             return
+        for where in (self.directory, *self.directory.parents):
+            if where.exists():  # the nearest existing path must be a directory to write in
+                if not where.is_dir():
+                    raise ValueError(
+                        f"checkpoint_dir {self.directory}: {where} exists and is not a directory"
+                    )
+                break
         manifest = self.directory / "manifest.json"
+        if manifest.exists() and not manifest.is_file():
+            raise ValueError(f"checkpoint_dir {self.directory}: {manifest.name} is not a file")
         if manifest.is_file():
             try:
                 saved = json.loads(manifest.read_text())
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise ValueError(
                     f"checkpoint_dir {self.directory} has an unreadable manifest: {exc}"
                 ) from None
+            if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict):
+                raise ValueError(
+                    f"checkpoint_dir {self.directory} has a manifest that is not a checkpoint's "
+                    f"(a JSON {type(saved).__name__}, expected an object with a 'config' object); "
+                    "use a new directory"
+                )
+            seed = saved.get("seed")
+            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+                raise ValueError(
+                    f"checkpoint_dir {self.directory} has a manifest whose seed is {seed!r}, "
+                    "not an integer; use a new directory"
+                )
             if saved.get("config") != self.config:
                 diff = sorted(
                     k
@@ -68,8 +89,13 @@ class Checkpoint:
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.npz"
 
-    def load(self, name: str) -> dict | None:
-        """Arrays saved under ``name``, or None when that unit is not finished."""
+    def load(self, name: str, keys=None) -> dict | None:
+        """Arrays saved under ``name``, or None when that unit is not finished.
+
+        ``keys``, optional, are the arrays the unit must hold; a file lacking one is
+        refused naming the file. Without ``keys``, reading an array the file lacks
+        raises the same ``ValueError`` (not a bare ``KeyError``).
+        """
         if self.directory is None:
             return None
         path = self._path(name)
@@ -77,9 +103,13 @@ class Checkpoint:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+                arrays = _Arrays(path, {k: data[k] for k in data.files})
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"checkpoint file {path} is corrupt: {exc}") from None
+        missing = [k for k in (keys or ()) if k not in arrays]
+        if missing:
+            arrays.refuse(missing)
+        return arrays
 
     def save(self, name: str, **arrays) -> None:
         """Atomically store ``arrays`` as the finished unit ``name``."""
@@ -98,3 +128,20 @@ class Checkpoint:
         if self.directory is None or not self.directory.is_dir():
             return []
         return sorted(p.stem for p in self.directory.glob("*.npz") if not p.name.startswith("."))
+
+
+class _Arrays(dict):
+    """The arrays of one checkpoint file; a missing one raises ``ValueError`` naming the file."""
+
+    def __init__(self, path, arrays):
+        super().__init__(arrays)
+        self.path = path
+
+    def __missing__(self, key):
+        self.refuse([key])
+
+    def refuse(self, missing):
+        raise ValueError(
+            f"checkpoint file {self.path} lacks {sorted(missing)} (holds {sorted(self)}); it was "
+            "not written by this run: delete it or use a new checkpoint_dir"
+        )

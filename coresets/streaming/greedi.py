@@ -51,6 +51,9 @@ from ._executor import run_tasks
 #: kNN graph take about 1 GiB at the peak, which keeps a whole run under 2 GiB.
 DEFAULT_PARTITION_SIZE = 500_000
 
+#: What a saved partition or merge result must hold (a Selection's arrays, no weights).
+_SELECTION_KEYS = ("indices", "gains", "objective")
+
 #: Local solutions hold ``min(2 k, LOCAL_OVERSAMPLE * k / n_partitions)`` points (``k``
 #: with one part): each part holds ``1 / n_partitions`` of the data, so it needs its share
 #: of ``k`` plus slack, and the merge stays small enough to fit in memory at 10M points.
@@ -377,7 +380,7 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
     results = {}
     todo = []
     for p in range(m):
-        saved = ckpt.load(f"partition_{p:05d}")
+        saved = ckpt.load(f"partition_{p:05d}", keys=_SELECTION_KEYS)
         if saved is not None:
             results[p] = Selection.from_arrays(saved)
         else:
@@ -390,7 +393,7 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
             ckpt.save(f"partition_{p:05d}", **sel.to_arrays())
             results[p] = sel
             bar.update(1)
-    saved = ckpt.load("merge")
+    saved = ckpt.load("merge", keys=_SELECTION_KEYS)
     if saved is not None:
         return Selection.from_arrays(saved)
     candidates = np.concatenate([results[p].indices for p in range(m)]).astype(np.int64)

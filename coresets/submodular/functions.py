@@ -23,6 +23,11 @@ optimisers in :mod:`coresets.submodular.optimizers`:
     optimisers run as compiled loops. ``None`` when the function has none (the
     optimisers then drive it from Python).
 
+The public ``gains``, ``add``, ``upper_bounds`` and ``kernels`` check their ids and
+state first (``ValueError``/``TypeError`` naming ``candidates``, ``j`` or ``state``),
+since the compiled kernels do not check bounds; the compiled optimiser loops call the
+kernels directly with ids they own, so the hot loops pay nothing.
+
 Graph-based functions take a similarity matrix in apricot's row convention:
 **row j holds candidate j's similarities to the points it can represent**, so a
 sparse kNN graph whose row ``j`` lists ``j``'s neighbours means "j covers its
@@ -38,6 +43,7 @@ import numpy as np
 
 from coresets._device import cuda_device
 from coresets._validation import (
+    check_element,
     check_elements,
     check_finite,
     check_option,
@@ -85,8 +91,12 @@ def _cpu_matrix(similarity, name="similarity", square=True):
     return kind, S
 
 
-def _as_index_array(candidates) -> np.ndarray:
-    return np.ascontiguousarray(candidates, dtype=np.int64)
+def _coverage(state, size: int):
+    """``state.cur`` after checking it is a state of ``size`` entries (compiled code indexes it)."""
+    cur = getattr(state, "cur", None)
+    if cur is None or tuple(getattr(cur, "shape", ())) != (size,):
+        raise ValueError("state must come from this function's init_state()")
+    return cur
 
 
 class SubmodularFunction:
@@ -113,6 +123,14 @@ class SubmodularFunction:
     def kernels(self, state):
         """Compiled per-element kernels (a ``Kernels`` tuple), or None (see module doc)."""
         return None
+
+    # The public gains/add/upper_bounds check their ids here (the compiled kernels do not
+    # check bounds); the compiled optimiser loops call the kernels with ids they own.
+    def _candidates(self, candidates) -> np.ndarray:
+        return check_elements(candidates, self.n, "candidates", copy=False)
+
+    def _element(self, j) -> int:
+        return check_element(j, self.n, "j")
 
     def evaluate(self, indices) -> float:
         """``f(S)`` for ``S = set(indices)`` built from the empty set."""
@@ -170,19 +188,22 @@ class FacilityLocation(SubmodularFunction):
         return _State(self._rows.zeros())
 
     def gains(self, state, candidates):
-        return self._rows.gains(state.cur, _as_index_array(candidates))
+        cur = _coverage(state, self.n_points)
+        return self._rows.gains(cur, self._candidates(candidates))
 
     def add(self, state, j):
-        return float(self._rows.add(state.cur, int(j)))
+        j = self._element(j)
+        return float(self._rows.add(_coverage(state, self.n_points), j))
 
     def value(self, state):
         return self._rows.value(state.cur)
 
     def kernels(self, state):
-        return self._rows.kernels(state.cur)
+        return self._rows.kernels(_coverage(state, self.n_points))
 
     def upper_bounds(self, state, candidates):
-        return self._rows.bounds(state.cur, _as_index_array(candidates))
+        cur = _coverage(state, self.n_points)
+        return self._rows.bounds(cur, self._candidates(candidates))
 
 
 def _rows_of(similarity, device):
@@ -239,12 +260,13 @@ class GraphCut(_MatrixFunction):
         return _State(self._diag.copy())
 
     def gains(self, state, candidates):
-        cands = _as_index_array(candidates)
-        return self._row_sums[cands] - state.cur[cands]
+        cands = self._candidates(candidates)
+        cur = _coverage(state, self.n)
+        return self._row_sums[cands] - cur[cands]
 
     def add(self, state, j):
-        j = int(j)
-        g = float(self._row_sums[j] - state.cur[j])
+        j = self._element(j)
+        g = float(self._row_sums[j] - _coverage(state, self.n)[j])
         if self.kind == "sparse":
             for M in (self.similarity, self._columns):
                 lo, hi = M.indptr[j], M.indptr[j + 1]
@@ -280,17 +302,19 @@ class SaturatedCoverage(_MatrixFunction):
         return _State(np.zeros(self.n, dtype=np.float64))
 
     def gains(self, state, candidates):
-        cands = _as_index_array(candidates)
+        cands = self._candidates(candidates)
+        cur = _coverage(state, self.n)
         out = K.empty_gains(cands.shape[0])
         S = self.similarity
         if self.kind == "sparse":
-            K.sc_sparse_gains(S.data, S.indices, S.indptr, state.cur, self._cap, cands, out)
+            K.sc_sparse_gains(S.data, S.indices, S.indptr, cur, self._cap, cands, out)
         else:
-            K.sc_dense_gains(S, state.cur, self._cap, cands, out)
+            K.sc_dense_gains(S, cur, self._cap, cands, out)
         return out
 
     def add(self, state, j):
-        j = int(j)
+        j = self._element(j)
+        _coverage(state, self.n)
         S = self.similarity
         if self.kind == "sparse":
             lo, hi = S.indptr[j], S.indptr[j + 1]
@@ -346,8 +370,8 @@ class FeatureBased(SubmodularFunction):
         return _State(np.zeros(self.features.shape[1], dtype=np.float64))
 
     def gains(self, state, candidates):
-        cands = _as_index_array(candidates)
-        phi, cur = self._phi, state.cur
+        cands = self._candidates(candidates)
+        phi, cur = self._phi, _coverage(state, self.features.shape[1])
         if self.kind == "sparse":
             B = self.features[cands]
             cols = B.indices
@@ -363,7 +387,7 @@ class FeatureBased(SubmodularFunction):
         return out
 
     def add(self, state, j):
-        j = int(j)
+        j = self._element(j)
         g = float(self.gains(state, [j])[0])
         row = self.features[j]
         if self.kind == "sparse":
@@ -424,7 +448,7 @@ class Mixture(SubmodularFunction):
         return [f.init_state() for f in self.functions]
 
     def gains(self, state, candidates):
-        cands = _as_index_array(candidates)
+        cands = self._candidates(candidates)
         total = np.zeros(cands.shape[0], dtype=np.float64)
         for w, f, s in zip(self.coefficients, self.functions, state, strict=True):
             if w:
@@ -432,6 +456,7 @@ class Mixture(SubmodularFunction):
         return total
 
     def add(self, state, j):
+        j = self._element(j)
         return float(
             sum(
                 w * f.add(s, j)

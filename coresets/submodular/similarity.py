@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from coresets._device import cuda_device
-from coresets._metrics import METRICS, check_metric, unit_rows
-from coresets._validation import check_array_2d, check_dense_budget, check_elements
+from coresets._metrics import METRICS, check_magnitude, check_metric, unit_rows
+from coresets._validation import (
+    check_array_2d,
+    check_dense_budget,
+    check_elements,
+    check_float_dtype,
+)
 from coresets.submodular import _kernels as K
 from coresets.submodular._kernels import finish_squared_distances, subtract_from, touch_pages
 
@@ -49,10 +54,9 @@ def similarity(X, metric="euclidean", *, dtype=np.float32, device="cpu", memory_
     ndarray or torch.Tensor, shape (n, n)
     """
     metric = check_metric(metric)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    dtype = check_float_dtype(dtype, "dtype")
     X = check_array_2d(X, "X")
+    check_magnitude(X, metric, dtype=dtype, name="X")
     n = X.shape[0]
     check_dense_budget(
         n * n * dtype.itemsize, f"a dense {n} x {n} {dtype} similarity matrix", "X", memory_budget
@@ -156,6 +160,7 @@ class ImplicitSimilarity:
 
         metric = check_metric(metric)
         X = check_array_2d(X, "X")
+        check_magnitude(X, metric, dtype=np.float32, name="X")  # rows computed in float32
         n, d = X.shape
         check_dense_budget(
             n * n * 2, f"a {n} x {n} table of 16-bit similarity codes", "X", memory_budget

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 
 import numpy as np
 from numba import njit
 
 from coresets._metrics import check_metric
-from coresets._validation import check_int
+from coresets._validation import check_int, check_real
 from coresets.selection import Selection
 from coresets.submodular._kernels import _fl_sparse_row_gain, fl_sparse_add
 
@@ -44,14 +43,6 @@ _DELTA, _LB, _BEST_VALUE = 0, 1, 2
 # whether the thresholds have been set up.
 _I_LO, _I_HI, _BEST_SLOT, _BEST_SIZE, _STARTED = 0, 1, 2, 3, 4
 _FROZEN = -2
-
-
-def _check_epsilon(epsilon) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
-        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
-    if not 0 < epsilon < 1:
-        raise ValueError(f"epsilon must lie in (0, 1), got {epsilon!r}")
-    return float(epsilon)
 
 
 @njit(cache=True)
@@ -93,7 +84,7 @@ class SieveStreaming:
     name = "sieve"
 
     def __init__(self, *, epsilon=0.1, sample_size=None, n_neighbors=32, metric="cosine"):
-        self.epsilon = _check_epsilon(epsilon)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0, high=1.0)
         self.sample_size = (
             None if sample_size is None else check_int(sample_size, "sample_size", low=1)
         )
