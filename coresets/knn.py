@@ -618,6 +618,7 @@ def knn_graph(
     nprobe: int | None = None,
     random_state=None,
     progress: bool = False,
+    zero_rows: str = "raise",
 ) -> sp.csr_matrix:
     """Build a k-nearest-neighbour similarity graph with FAISS.
 
@@ -643,6 +644,9 @@ def knn_graph(
         Seeds the IVF training sample, k-means and the tuning sample.
     progress : bool, default False
         Show a tqdm bar over the queries.
+    zero_rows : {"raise", "keep"}, default "raise"
+        Cosine only (see :func:`prepare`): ``"keep"`` gives a zero row similarity 0 to
+        every other row, so it covers only itself (its self edge).
 
     Returns
     -------
@@ -650,7 +654,7 @@ def knn_graph(
         Row ``i`` holds ``i``'s similarities to its neighbours (self included), sorted
         column indices, all entries >= 0.
     """
-    X = prepare(X, metric)
+    X = prepare(X, metric, zero_rows=zero_rows)
     metric = check_metric(metric)
     n = X.shape[0]
     if n < 2:

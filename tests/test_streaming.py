@@ -595,3 +595,21 @@ def test_algorithm_seed_over_shards_is_refused_not_ignored(tmp_path):
     shards = write_shards(tmp_path / "npy", blobs(200, d=4), [100, 100])
     with pytest.raises(ValueError, match=r"algorithm: .*select_from_shards\(\.\.\., random_state"):
         select_from_shards(shards, 5, algorithm=RandGreeDi(random_state=0))
+
+
+@pytest.mark.parametrize("algorithm", ["greedi", "sieve"])
+def test_a_zero_row_in_a_shard_is_kept_under_cosine(tmp_path, algorithm):
+    # the documented sharded policy: a zero row has similarity 0 to everything and covers
+    # only itself; it must not abort the run (it did for RandGreeDi's per-part graphs)
+    X = blobs(600, d=5)
+    X[311] = 0.0
+    shards = write_shards(tmp_path / "npy", X, [300, 300])
+    sel = select_from_shards(shards, 20, algorithm=algorithm, random_state=0)
+    # a sieve may stop short of k (its best threshold's solution need not fill up)
+    assert len(sel) == 20 if algorithm == "greedi" else 0 < len(sel) <= 20
+    assert np.isfinite(sel.gains).all() and sel.weights.sum() == 600
+    with pytest.raises(ValueError, match="zero rows"):
+        knn_graph(X, n_neighbors=8)  # in memory the default stays an error
+    G = knn_graph(X, n_neighbors=8, zero_rows="keep")
+    row = G.getrow(311)
+    assert row[0, 311] == 1.0 and row.sum() == 1.0  # only its self edge

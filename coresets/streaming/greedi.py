@@ -237,6 +237,7 @@ def local_greedy(data, rows, k: int, n_neighbors: int, metric: str, seed: int, t
         n_neighbors=min(_plan.scaled_neighbors(n_neighbors, n_p, data.n_rows), n_p - 1),
         metric=metric,
         random_state=_plan.graph_rng(seed, tag),
+        zero_rows="keep",  # the sharded policy: a zero row covers only itself
     )
     del X
     sel = maximize(FacilityLocation(graph), k, LazyGreedy() if optimizer is None else optimizer)
