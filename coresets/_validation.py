@@ -161,20 +161,21 @@ def _refuse_negative(minimum: float, name: str, message: str | None = None):
     raise ValueError(message.format(name=name, min=minimum))
 
 
-def check_elements(indices, n: int, name: str, *, copy: bool = True) -> np.ndarray:
+def check_elements(indices, n: int | None, name: str, *, copy: bool = True) -> np.ndarray:
     """Return ``indices`` as a flat int64 array of elements in ``[0, n)``; repeats allowed.
 
     The one check of element ids before compiled code reads rows by them: one min and
     one max, O(len(indices)), against the O(len(indices) * row length) of the work it
     guards (0.4 ms for a million ids). ``copy=False`` returns an int64 C-contiguous
-    input as is (the caller must not write to it).
+    input as is (the caller must not write to it). ``n=None``: no upper bound is known
+    yet (a sampler before it meets its dataset), so ids need only be non-negative.
     """
     arr = np.asarray(indices)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    if arr.dtype.kind == "u" and arr.max() >= n:  # before a cast could wrap it
+    if arr.dtype.kind == "u" and arr.max() >= (2**63 if n is None else n):  # before a cast wraps
         raise ValueError(f"{name} holds indices outside [0, {n}): max {arr.max()}")
     flat = arr.ravel()
     arr = (
@@ -183,7 +184,9 @@ def check_elements(indices, n: int, name: str, *, copy: bool = True) -> np.ndarr
         else np.array(flat, dtype=np.int64, copy=True)
     )
     lo, hi = arr.min(), arr.max()
-    if lo < 0 or hi >= n:
+    if n is None and lo < 0:
+        raise ValueError(f"{name} must be non-negative, got min {lo}")
+    if n is not None and (lo < 0 or hi >= n):
         raise ValueError(f"{name} holds indices outside [0, {n}): min {lo}, max {hi}")
     return arr
 
@@ -222,8 +225,11 @@ def check_float_dtype(dtype, name: str = "dtype", options=(np.float32, np.float6
     return resolved
 
 
-def check_indices(indices, n: int, name: str) -> np.ndarray:
-    """Return ``indices`` as a 1-D int64 array of distinct values in ``[0, n)``."""
+def check_indices(indices, n: int | None, name: str) -> np.ndarray:
+    """Return ``indices`` as a 1-D int64 array of distinct values in ``[0, n)``.
+
+    ``n=None`` leaves the upper end open (see :func:`check_elements`).
+    """
     arr = np.asarray(indices)
     if arr.size and arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")

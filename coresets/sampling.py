@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ._validation import MAX_TORCH_SEED, check_finite, check_int, check_seed
+from ._validation import MAX_TORCH_SEED, check_finite, check_indices, check_int, check_seed
 
 __all__ = [
     "CoresetSampler",
@@ -53,13 +53,7 @@ def _check_subset(indices, weights, name="indices"):
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty; a coreset needs at least one example")
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.min() < 0:
-        raise ValueError(f"{name} must be non-negative, got min {arr.min()}")
-    if np.unique(arr).size != arr.size:
-        raise ValueError(f"{name} holds duplicate indices")
+    arr = check_indices(arr, None, name)  # the dataset's length is not known here
     if weights is None:
         return arr, None
     if isinstance(weights, torch.Tensor):
