@@ -613,3 +613,10 @@ def test_a_zero_row_in_a_shard_is_kept_under_cosine(tmp_path, algorithm):
     G = knn_graph(X, n_neighbors=8, zero_rows="keep")
     row = G.getrow(311)
     assert row[0, 311] == 1.0 and row.sum() == 1.0  # only its self edge
+
+
+@pytest.mark.parametrize("cls", [RandGreeDi, SieveStreaming])
+def test_shard_only_sample_size_is_refused_in_memory_not_ignored(cls):
+    f = FacilityLocation(np.eye(6))
+    with pytest.raises(ValueError, match="sample_size: .* over shards"):
+        maximize(f, 2, cls(sample_size=3))

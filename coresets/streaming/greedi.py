@@ -143,6 +143,12 @@ class RandGreeDi:
         """
         if knapsack.costs is not None:
             raise ValueError("RandGreeDi supports a cardinality constraint only (no costs)")
+        if self.sample_size is not None:
+            # the evaluation sample belongs to sharded runs; in memory it would be ignored
+            raise ValueError(
+                "sample_size: a RandGreeDi run in memory evaluates every element; sample_size "
+                "applies over shards (select_from_shards) only"
+            )
         elements = np.flatnonzero(available)
         m, local_k = self.plan(elements.size, k)
         perm = check_random_state(self.random_state).permutation(elements)

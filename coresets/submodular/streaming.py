@@ -104,6 +104,12 @@ class SieveStreaming:
         """
         if knapsack.costs is not None:
             raise ValueError("SieveStreaming supports a cardinality constraint only (no costs)")
+        if self.sample_size is not None:
+            # the evaluation sample belongs to sharded runs; in memory it would be ignored
+            raise ValueError(
+                "sample_size: a SieveStreaming run in memory evaluates every element; sample_size "
+                "applies over shards (select_from_shards) only"
+            )
         from tqdm.auto import tqdm
 
         log1pe = math.log1p(self.epsilon)
