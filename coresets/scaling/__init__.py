@@ -13,6 +13,7 @@ from .experiment import Method, ScalingResult, scaling_curve
 from .features import proxy_features, selection_features
 from .plots import plot_scaling
 from .powerlaw import PowerLawFit, fit_power_law
+from .proxy import OutputRecorder, ProxyRun, proxy_run, proxy_trainer
 from .report import fit_all, render_report, write_report
 from .run import run_scaling
 from .trainers import (
@@ -28,7 +29,9 @@ __all__ = [
     "DATASETS",
     "ClassificationData",
     "Method",
+    "OutputRecorder",
     "PowerLawFit",
+    "ProxyRun",
     "ScalingResult",
     "TemperatureScaled",
     "TorchClassifierTrainer",
@@ -43,6 +46,8 @@ __all__ = [
     "mnist1d_cnn",
     "plot_scaling",
     "proxy_features",
+    "proxy_run",
+    "proxy_trainer",
     "render_report",
     "run_scaling",
     "scaling_curve",

@@ -277,7 +277,7 @@ class TorchClassifierTrainer:
     def _threads(self):
         return torch_threads(self.num_threads)
 
-    def fit(self, train, weights=None, seed=0):
+    def fit(self, train, weights=None, seed=0, *, callback=None):
         """Train a fresh model on ``train``.
 
         Parameters
@@ -287,12 +287,19 @@ class TorchClassifierTrainer:
             Per-example loss weights (coreset weights); rescaled to mean 1.
         seed : int
             Seeds model initialisation, the validation split and batch order.
+        callback : callable ``(model, step) -> None``, optional
+            Called after every optimiser step (``step`` counts from 1) of every training
+            run ``fit`` makes: the split run and, with ``refit``, the refit. This is how a
+            :class:`coresets.scaling.proxy.OutputRecorder` watches a proxy run; it must
+            leave the model as it found it (train mode, same weights).
 
         Returns
         -------
         torch.nn.Module in eval mode, on ``device``.
         """
         seed = check_int(seed, "seed", low=0)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable (model, step) -> None, got {callback!r}")
         X, y = _to_tensors(train, "train")
         n = X.shape[0]
         if weights is None:
@@ -316,7 +323,9 @@ class TorchClassifierTrainer:
         Xva, yva, wva = X[val_idx].to(dev), y[val_idx].to(dev), w[val_idx].to(dev)
         steps = self.n_steps(n)
         with self._threads(), torch.random.fork_rng(devices=[]):
-            model, best_step = self._train(Xtr, ytr, wtr, steps, seed, (Xva, yva, wva))
+            model, best_step = self._train(
+                Xtr, ytr, wtr, steps, seed, (Xva, yva, wva), callback=callback
+            )
             temperature = None
             if n_val and self.calibrate:
                 temperature = _calibrate(model, Xva, yva, wva).temperature
@@ -330,7 +339,7 @@ class TorchClassifierTrainer:
                 refit_steps = max(1, round(best_step * scale))
                 model, _ = self._train(
                     X.to(dev), y.to(dev), w.to(dev), refit_steps, seed, None,
-                    planned=max(1, round(steps * scale)),
+                    planned=max(1, round(steps * scale)), callback=callback,
                 )  # fmt: skip
             if temperature is not None:
                 # Fitted on the split's model; the refitted one trained as long on a
@@ -338,7 +347,7 @@ class TorchClassifierTrainer:
                 model = TemperatureScaled(model, temperature)
         return model.eval()
 
-    def _train(self, Xtr, ytr, wtr, steps, seed, val, planned=None):
+    def _train(self, Xtr, ytr, wtr, steps, seed, val, planned=None, callback=None):
         """``steps`` optimiser steps from a fresh model; returns ``(model, best_step)``.
 
         With ``val = (X, y, w)`` the best validation checkpoint is kept and training
@@ -380,6 +389,8 @@ class TorchClassifierTrainer:
             if sched is not None:
                 sched.step()
             bar.update()
+            if callback is not None:
+                callback(model, step + 1)
             if val is not None and len(val[0]) and ((step + 1) % every == 0 or step + 1 == steps):
                 vl, va = self._val(model, *val)
                 model.train()

@@ -10,6 +10,7 @@ scaling runs.
 """
 
 from ._base import BaseSelector, allocate_per_class
+from .dedup import SemanticDedupSelector
 from .geometric import HerdingSelector, KCenterGreedySelector, RandomSelector
 from .registry import METHODS, make_selector, register_method
 from .resampling import SelectionResampler
@@ -40,6 +41,7 @@ __all__ = [
     "ModerateSelector",
     "PrototypeSelector",
     "SelectionResampler",
+    "SemanticDedupSelector",
     "METHODS",
     "make_selector",
     "register_method",

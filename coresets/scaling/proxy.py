@@ -1,0 +1,258 @@
+"""Proxy runs: train a cheap model on the whole pool and record its outputs on every row.
+
+Difficulty scores (EL2N, margins, forgetting events, AUM; :mod:`coresets.scores`) are
+read from what a proxy model predicts for the training rows while it trains on them.
+:class:`OutputRecorder` is the fit callback that records those predictions;
+:func:`proxy_run` trains the proxy through any trainer whose ``fit`` takes a
+``callback=`` (the reference :class:`~coresets.scaling.trainers.TorchClassifierTrainer`
+does) and returns a :class:`ProxyRun`, which turns the records into scores and says how
+many seconds the proxy cost.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import scores as _scores
+from .._validation import check_int
+
+__all__ = ["OutputRecorder", "ProxyRun", "proxy_run", "proxy_trainer"]
+
+
+class OutputRecorder:
+    """A fit callback that records a model's logits on fixed rows at chosen steps.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor, shape (n_rows, ...)
+        The rows to predict (usually the whole training pool).
+    steps : sequence of int
+        Optimiser steps (counting from 1) after which to record.
+    batch_size : int, default 8192
+        Rows per forward pass while recording.
+
+    Attributes
+    ----------
+    logits : dict of int -> ndarray of float32, shape (n_rows, n_classes)
+        One entry per recorded step, filled as training passes them.
+    """
+
+    def __init__(self, X, steps, *, batch_size=8192):
+        import torch
+
+        steps = [check_int(s, "steps", low=1) for s in np.atleast_1d(steps).tolist()]
+        if not steps:
+            raise ValueError("steps must name at least one optimiser step")
+        self.steps = tuple(sorted(set(steps)))
+        self.batch_size = check_int(batch_size, "batch_size", low=1)
+        self._X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        self.logits = {}
+
+    def __call__(self, model, step):
+        if step not in self.steps:
+            return
+        import torch
+
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            out = [
+                model(self._X[i : i + self.batch_size].to(device)).float().cpu()
+                for i in range(0, self._X.shape[0], self.batch_size)
+            ]
+        model.train(was_training)
+        self.logits[step] = torch.cat(out).numpy()
+
+
+def _softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ProxyRun:
+    """What a proxy run recorded, and the difficulty scores read from it.
+
+    Attributes
+    ----------
+    logits : ndarray of float32, shape (n_seeds, n_steps, n_rows, n_classes)
+        The proxy's logits on every row at every recorded step, one block per seed.
+    steps : ndarray of int64, shape (n_steps,)
+        The recorded optimiser steps.
+    y : ndarray of int64, shape (n_rows,)
+        The rows' labels.
+    seconds : float
+        Wall time of the proxy's training and recording, all seeds.
+    features : ndarray of float32, shape (n_rows, d) or None
+        The first seed's final model's penultimate activations (learned features), when
+        they were asked for.
+
+    Scores follow :mod:`coresets.scores`' directions: ``el2n``, ``entropy`` and
+    ``forgetting`` are higher for harder rows; ``margin`` and ``aum`` are higher for
+    easier ones. Each is averaged over the proxy seeds (the mean of the scores, not the
+    score of the mean prediction).
+    """
+
+    logits: np.ndarray
+    steps: np.ndarray
+    y: np.ndarray
+    seconds: float
+    features: np.ndarray | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return self.logits.shape[2]
+
+    def _at(self, step):
+        if step is None:
+            return slice(None)
+        hits = np.flatnonzero(self.steps == step)
+        if hits.size == 0:
+            raise ValueError(f"step {step!r} was not recorded; recorded: {self.steps.tolist()}")
+        return slice(hits[0], hits[0] + 1)
+
+    def probs(self, step=None) -> np.ndarray:
+        """Softmax outputs at ``step`` (None: every recorded step), (n_seeds * n, n_rows, C)."""
+        z = self.logits[:, self._at(step)]
+        return _softmax(z.reshape(-1, *z.shape[2:]).astype(np.float64))
+
+    def el2n(self, step=None) -> np.ndarray:
+        """EL2N at ``step`` (None: the mean over recorded steps), shape (n_rows,)."""
+        return _scores.el2n_scores(self.probs(step), self.y)
+
+    def margin(self, step=None) -> np.ndarray:
+        """Labelled probability margin (higher is easier), shape (n_rows,)."""
+        return _scores.margin_scores(self.probs(step), self.y)
+
+    def entropy(self, step=None) -> np.ndarray:
+        """Predictive entropy in nats, shape (n_rows,)."""
+        return _scores.entropy_scores(self.probs(step))
+
+    def forgetting(self) -> np.ndarray:
+        """Forgetting events over the recorded steps, mean over seeds, shape (n_rows,)."""
+        correct = self.logits.argmax(axis=-1) == self.y  # (n_seeds, n_steps, n_rows)
+        return np.mean([_scores.forgetting_events(c) for c in correct], axis=0)
+
+    def aum(self) -> np.ndarray:
+        """Area under the margin over the recorded steps, mean over seeds (higher is easier)."""
+        return np.mean([_scores.aum_scores(z, self.y) for z in self.logits], axis=0)
+
+
+def proxy_trainer(data, steps, **kwargs):
+    """The reference trainer set up as a proxy: ``steps`` steps on the whole pool.
+
+    No validation split, refit or calibration: the proxy trains on every row it scores,
+    as in Paul et al. (2021).
+
+    Parameters
+    ----------
+    data : ClassificationData
+    steps : int
+        Optimiser steps of each proxy run.
+    **kwargs
+        Further :class:`~coresets.scaling.trainers.TorchClassifierTrainer` options.
+
+    Returns
+    -------
+    TorchClassifierTrainer
+    """
+    from .trainers import default_trainer
+
+    steps = check_int(steps, "steps", low=1)
+    params = {
+        "min_steps": steps,
+        "max_steps": steps,
+        "val_fraction": 0.0,
+        "refit": False,
+        "calibrate": False,
+        "device": "cpu",
+    }
+    params.update(kwargs)
+    return default_trainer(data, **params)
+
+
+def _penultimate(model, X):
+    import torch
+
+    from .trainers import TemperatureScaled
+
+    if isinstance(model, TemperatureScaled):
+        model = model.model
+    if not isinstance(model, torch.nn.Sequential):
+        raise TypeError(
+            "features=True needs the proxy model to be a torch.nn.Sequential ending in its "
+            f"classifier layer, got {type(model).__name__}"
+        )
+    with torch.no_grad():
+        out = model[:-1](torch.as_tensor(np.asarray(X, dtype=np.float32)))
+    return out.reshape(out.shape[0], -1).numpy().astype(np.float32)
+
+
+def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> ProxyRun:
+    """Train a proxy on ``train`` once per seed, recording its logits on every row.
+
+    Parameters
+    ----------
+    train : (X, y) tuple of arrays, shapes (n_rows, ...) and (n_rows,)
+        The pool: the proxy trains on it and is recorded on it.
+    trainer : trainer
+        Any object whose ``fit(train, weights=None, seed=0, *, callback=None)`` calls
+        ``callback(model, step)`` after each optimiser step (see
+        :func:`proxy_trainer` for the reference one).
+    record_steps : sequence of int
+        Optimiser steps after which the logits are recorded. Paul et al. read EL2N early
+        in training (a tenth of the run); forgetting and AUM use every record.
+    seeds : int or sequence of int, default 3
+        Proxy runs (``3`` means seeds 0, 1, 2); scores are averaged over them.
+    features : bool, default False
+        Also keep the first seed's penultimate activations (needs an
+        ``nn.Sequential`` model).
+
+    Returns
+    -------
+    ProxyRun
+    """
+    if not (isinstance(train, tuple) and len(train) == 2):
+        raise TypeError("train must be an (X, y) tuple of arrays")
+    X, y = np.asarray(train[0]), np.asarray(train[1])
+    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise ValueError(
+            f"train: X and y need the same, non-zero number of rows, got {X.shape}, {y.shape}"
+        )
+    fit = getattr(trainer, "fit", None)
+    if not callable(fit) or "callback" not in inspect.signature(fit).parameters:
+        raise TypeError(
+            "trainer.fit must accept callback= (called as callback(model, step) after each "
+            "step) for a proxy run to record it"
+        )
+    seed_list = list(range(check_int(seeds, "seeds", low=1))) if np.isscalar(seeds) else list(seeds)
+    if not seed_list:
+        raise ValueError("seeds must name at least one seed")
+    recorder_steps = OutputRecorder(X[:1], record_steps).steps  # validates once, up front
+    t0 = time.perf_counter()
+    blocks, feats = [], None
+    for i, seed in enumerate(seed_list):
+        rec = OutputRecorder(X, recorder_steps)
+        model = trainer.fit((X, y), seed=check_int(seed, "seeds", low=0), callback=rec)
+        missing = [s for s in recorder_steps if s not in rec.logits]
+        if missing:
+            raise ValueError(
+                f"record_steps {missing} were never reached: the proxy stopped before them"
+            )
+        blocks.append(np.stack([rec.logits[s] for s in recorder_steps]))
+        if features and i == 0:
+            feats = _penultimate(model, X)
+    seconds = time.perf_counter() - t0
+    return ProxyRun(
+        logits=np.stack(blocks),
+        steps=np.asarray(recorder_steps, dtype=np.int64),
+        y=y.astype(np.int64),
+        seconds=seconds,
+        features=feats,
+    )
