@@ -97,7 +97,7 @@ def demo(out_dir="runs/demo", *, features=None, progress=False):
         data, features=feats, feature_label=features, out_dir=out, resume=resume, progress=progress
     )
     report = Path(paths["report"]).read_text()
-    verdict = report.split("## Verdict", 1)[-1].strip()
+    verdict = report.split("## Verdict", 1)[-1].split("\n## ", 1)[0].strip()
     print("\n" + verdict.replace("**", ""))
     print(f"\ndone in {time.perf_counter() - t_start:.0f} s")
     print(f"plot:   {paths['plot']}")

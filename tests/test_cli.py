@@ -184,3 +184,270 @@ def test_no_driver_shortcut_agrees_with_torch():
     if _no_cuda_driver():
         assert not torch.cuda.is_available()
     assert cuda_available() == torch.cuda.is_available()
+
+
+# --- issue 14: --version, embed, knn, every objective, --metric dot, .npz input ------------
+
+
+def test_version(capsys):
+    import coresets
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"coresets {coresets.__version__}"
+
+
+def _select(args, out):
+    return main(["select", *args, "--out", str(out), "--no-progress"])
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["facility-location", "graph-cut", "saturated-coverage", "feature-based", "k-center",
+     "herding", "random", "ccs", "d2", "moderate", "prototype", "facility-location-per-class",
+     "k-center-per-class"],
+)  # fmt: skip
+def test_select_reaches_every_objective(emb, tmp_path, method):
+    from coresets.selectors.registry import make_selector
+
+    assert _select(["--input", str(emb / "X.npy"), "--labels", str(emb / "y.npy"),
+                    "--n-samples", "15", "--method", method], tmp_path / "o") == 0  # fmt: skip
+    X, y = np.load(emb / "X.npy"), np.load(emb / "y.npy")
+    ref = make_selector(method, 15, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "indices.npy"), ref.ranking_)
+
+
+def test_select_objective_options_and_dot_metric(emb, tmp_path):
+    from coresets.selectors import (
+        CCSSelector,
+        FacilityLocationSelector,
+        FeatureBasedSelector,
+        GraphCutSelector,
+    )
+
+    X = np.load(emb / "X.npy")
+    cases = [
+        (["--method", "graph-cut", "--lam", "3"],
+         GraphCutSelector(15, lam=3.0, n_neighbors="auto", random_state=0)),
+        (["--metric", "dot", "--optimizer", "naive"],
+         FacilityLocationSelector(15, metric="dot", n_neighbors="auto", optimizer="naive")),
+        (["--method", "feature-based", "--concave", "log"], FeatureBasedSelector(15, concave="log")),
+    ]  # fmt: skip
+    scores = np.arange(300, dtype=float) % 17
+    np.save(tmp_path / "scores.npy", scores)
+    cases.append(
+        (["--method", "ccs", "--scores", str(tmp_path / "scores.npy"), "--hard-prune", "0.2"],
+         CCSSelector(15, scores=scores, hard_prune=0.2, random_state=0))
+    )  # fmt: skip
+    for i, (args, ref) in enumerate(cases):
+        out = tmp_path / f"o{i}"
+        assert _select(["--input", str(emb / "X.npy"), "--n-samples", "15", *args], out) == 0
+        np.testing.assert_array_equal(np.load(out / "indices.npy"), ref.fit(X).ranking_)
+    # the dot metric changes the choice on these unnormalised rows
+    assert not np.array_equal(
+        np.load(tmp_path / "o1" / "indices.npy"),
+        FacilityLocationSelector(15, metric="euclidean").fit(X).ranking_,
+    )
+
+
+def test_knn_then_select_on_the_graph(emb, tmp_path, capsys):
+    import scipy.sparse as sp
+
+    from coresets.knn import knn_graph
+    from coresets.selectors import FacilityLocationSelector
+
+    g = tmp_path / "graph.npz"
+    rc = main(["knn", "--input", str(emb / "X.npy"), "--n-neighbors", "10", "--metric",
+               "euclidean", "--out", str(g), "--no-progress"])  # fmt: skip
+    assert rc == 0 and "recall 1.000" in capsys.readouterr().out
+    X = np.load(emb / "X.npy")
+    G, ref = sp.load_npz(g), knn_graph(X, n_neighbors=10, metric="euclidean", random_state=0)
+    assert G.format == "csr" and (G != ref).nnz == 0
+    assert not list(tmp_path.glob(".*tmp"))
+    assert _select(["--input", str(g), "--n-samples", "20"], tmp_path / "s") == 0
+    # the graph is the similarity the selector would build itself from the embeddings
+    own = FacilityLocationSelector(20, metric="euclidean", n_neighbors=10, random_state=0).fit(X)
+    np.testing.assert_array_equal(np.load(tmp_path / "s" / "indices.npy"), own.ranking_)
+    assert _select(["--input", str(g), "--n-samples", "20", "--method", "graph-cut"],
+                   tmp_path / "gc") == 0  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--method", "k-center"], "needs embeddings (.npy), not a .npz graph"),
+        (["--metric", "cosine"], "--metric does not apply to a .npz graph"),
+        (["--lam", "2"], "--lam does not apply to --method facility-location"),
+    ],
+)
+def test_select_on_a_graph_errors(emb, tmp_path, capsys, args, msg):
+    g = tmp_path / "graph.npz"
+    assert main(["knn", "--input", str(emb / "X.npy"), "--n-neighbors", "5", "--out", str(g),
+                 "--recall-sample", "0", "--no-progress"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert _select(["--input", str(g), "--n-samples", "5", *args], tmp_path / "o") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("coresets select: error:") and msg in err and "\n" not in err
+
+
+def test_npz_that_is_not_a_graph_is_a_clean_error(tmp_path, capsys):
+    np.savez(tmp_path / "x.npz", X=np.ones((4, 2)))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    for name, msg in (("x.npz", "holds arrays ['X'], not a sparse graph"),
+                      ("junk.npz", "could not be read as .npz")):  # fmt: skip
+        assert _select(["--input", str(tmp_path / name), "--n-samples", "2"], tmp_path / "o") == 1
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_knn_errors(emb, tmp_path, capsys):
+    base = ["knn", "--input", str(emb / "X.npy"), "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "g.npy")]) == 1
+    assert "--out must name a .npz file" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "g.npz"), "--n-neighbors", "300"]) == 1
+    assert "n_neighbors must be < n_rows (300)" in capsys.readouterr().err
+
+
+def test_embed_text_file_with_the_sentence_model(tmp_path, capsys):
+    from coresets.embed import sentence_embeddings
+
+    lines = ["the cat sat on the mat", "", "a kitten sat on a rug", "stocks fell sharply today"]
+    (tmp_path / "t.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "e.npy"
+    assert main(["embed", "--input", str(tmp_path / "t.txt"), "--out", str(out),
+                 "--device", "cpu", "--no-progress"]) == 0  # fmt: skip
+    assert "embedded 4 rows into 384 dims" in capsys.readouterr().out
+    E = np.load(out)
+    assert E.shape == (4, 384) and E.dtype == np.float32  # the blank line is a row too
+    np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+    ref = sentence_embeddings(lines, device="cpu")
+    np.testing.assert_allclose(E, ref, atol=1e-5)
+    # similar sentences are closer: the real model, not a stand-in
+    assert E[0] @ E[2] > E[0] @ E[3]
+
+
+def test_embed_npy_with_a_model(tmp_path, capsys):
+    import torch
+
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    base = ["embed", "--input", str(tmp_path / "X.npy"), "--no-progress", "--device", "cpu"]
+    assert main([*base, "--model", "torch:tanh", "--out", str(tmp_path / "a.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy"), np.tanh(X), atol=1e-6)
+    lin = torch.nn.Linear(4, 3)
+    batch = torch.export.Dim("batch")
+    ep = torch.export.export(lin, (torch.zeros(8, 4),), dynamic_shapes=({0: batch},))
+    torch.export.save(ep, tmp_path / "lin.pt2")
+    out = tmp_path / "b.npy"
+    assert main([*base, "--model", str(tmp_path / "lin.pt2"), "--batch-size", "16",
+                 "--normalize", "--out", str(out)]) == 0  # fmt: skip
+    with torch.no_grad():
+        want = torch.nn.functional.normalize(lin(torch.as_tensor(X)), dim=1).numpy()
+    np.testing.assert_allclose(np.load(out), want, atol=1e-5)
+    capsys.readouterr()
+    for extra, msg in (
+        ([], "--model is required for .npy input"),
+        (["--model", "nosuchmodule_xyz:f"], "could not be imported"),
+        (["--model", "torch:no_such_thing"], "has no attribute"),
+        (["--model", "plainword"], "neither a file nor module:attribute"),
+    ):
+        assert main([*base, *extra, "--out", str(tmp_path / "c.npy")]) == 1
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
+    assert (
+        main(["embed", "--input", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "d.npy")]) == 1
+    )
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    assert main([*base, "--model", "torch:tanh", "--out", str(tmp_path / "e.txt")]) == 1
+    assert "--out must name a .npy file" in capsys.readouterr().err
+
+
+def test_scaling_help_lists_the_input_formats(capsys):
+    with pytest.raises(SystemExit):
+        main(["scaling", "--help"])
+    text = capsys.readouterr().out
+    for word in (".npz", "X.npy", ".csv", ".parquet", "--label-column", "--test-fraction",
+                 "--labels", "shard", "strings"):  # fmt: skip
+        assert word in text, word
+
+
+def test_scaling_resume_error_names_the_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.json").write_text(
+        json.dumps({"config": {"data": {"n_train": 1}}, "records": []})
+    )
+    argv = ["scaling", "--dataset", "digits", "--methods", "random", "--sizes", "40",
+            "--seeds", "1", "--max-steps", "200", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "--no-resume" in err and "resume=False" not in err
+    assert f"--out {out}" in err and "out_dir" not in err
+
+
+def test_scaling_bad_dataset_files_are_one_line(tmp_path, capsys):
+    np.save(tmp_path / "X.npy", np.zeros((10, 2)))
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n")
+    cases = [
+        (["--dataset", str(tmp_path / "X.npy")], "pass labels (--labels y.npy)"),
+        (["--dataset", str(tmp_path / "t.csv")], "--label-column"),
+        (["--dataset", str(tmp_path / "nope.npz")], "neither one of"),
+        (["--dataset", "digits", "--labels", "y.npy"], "labels applies to data files"),
+    ]
+    for args, msg in cases:
+        assert main(["scaling", *args, "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_scaling_on_a_csv_with_string_labels(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])[y]  # fmt: skip
+    rows = ["label," + ",".join(f"p{i}" for i in range(64))]
+    rows += [f"{n}," + ",".join(str(int(v)) for v in x) for n, x in zip(names, X, strict=True)]
+    (tmp_path / "digits.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    rc = main(["scaling", "--dataset", str(tmp_path / "digits.csv"), "--test-fraction", "0.25",
+               "--methods", "random,graph-cut", "--sizes", "60", "--seeds", "1",
+               "--max-steps", "200", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    table = (out / "results.csv").read_text().splitlines()
+    assert len(table) == 3 and {r.split(",")[0] for r in table[1:]} == {"random", "graph_cut"}
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert config["data"]["n_test"] == 450 and config["data"]["n_train"] == 1347
+
+
+@pytest.mark.slow
+def test_scaling_rerun_with_fewer_methods_keeps_the_whole_table_in_plot_and_report(tmp_path):
+    out = tmp_path / "run"
+    base = ["scaling", "--dataset", "digits", "--sizes", "40", "--seeds", "1",
+            "--max-steps", "200", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main([*base, "--methods", "random,k-center"]) == 0
+    assert main([*base, "--methods", "random"]) == 0
+    report = (out / "scaling.md").read_text()
+    assert "| k_center |" in report and "| random |" in report
+    rows = (out / "results.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["k_center", "random"]
+
+
+def test_dedup_subcommand_matches_the_function(tmp_path):
+    from coresets.dedup import semantic_duplicates
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16)).astype(np.float32)
+    X = np.vstack([X, X[:40] + 1e-3 * rng.normal(size=(40, 16)).astype(np.float32)])
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "dedup"
+    assert (
+        main(["dedup", "--input", str(tmp_path / "X.npy"), "--out", str(out), "--no-progress"]) == 0
+    )
+    ref = semantic_duplicates(X, random_state=0)
+    np.testing.assert_array_equal(np.load(out / "kept.npy"), ref.kept)
+    np.testing.assert_array_equal(np.load(out / "duplicate_of.npy"), ref.duplicate_of)
+    assert len(ref.removed) >= 40
+    assert json.loads((out / "summary.json").read_text())["removed"] == len(ref.removed)
+    assert main(["dedup", "--input", str(tmp_path / "nope.npy"), "--out", str(out)]) == 1

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import BaseEstimator
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import (
+    DataLoader,
+    DistributedSampler,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+)
 
 from coresets.sampling import (
     CoresetSampler,
@@ -16,18 +22,55 @@ from coresets.training import AdaptiveReselection
 IDX = np.array([7, 3, 11, 0, 5, 9, 2])
 
 
-def test_coreset_sampler_yields_subset_and_reshuffles_deterministically():
+def test_coreset_sampler_yields_subset_and_reshuffles_every_pass():
     s = CoresetSampler(IDX, seed=1)
-    e0 = list(s)
+    e0, e1, e2 = list(s), list(s), list(s)
     assert sorted(e0) == sorted(IDX.tolist()) and len(s) == len(IDX)
-    assert list(s) == e0  # same epoch, same order
-    s.set_epoch(1)
-    e1 = list(s)
-    assert sorted(e1) == sorted(e0) and e1 != e0
+    assert sorted(e1) == sorted(e0) and len({tuple(e0), tuple(e1), tuple(e2)}) == 3
+    # pass p uses the order of epoch p, so a second sampler with the same seed agrees
     s2 = CoresetSampler(IDX, seed=1)
     s2.set_epoch(1)
-    assert list(s2) == e1
+    assert list(s2) == e1 and list(s2) == e1  # set_epoch pins the order
+    s2.set_epoch(2)
+    assert list(s2) == e2
     assert list(CoresetSampler(IDX, shuffle=False)) == IDX.tolist()
+
+
+def test_seeded_passes_are_subset_random_sampler_orders():
+    # brute-force reference: torch's SubsetRandomSampler seeded with seed + pass
+    s = CoresetSampler(IDX, seed=4)
+    for p in range(4):
+        ref = SubsetRandomSampler(IDX.tolist(), generator=torch.Generator().manual_seed(4 + p))
+        assert list(s) == list(ref)
+
+
+def test_generator_argument_follows_torch_samplers():
+    ours = CoresetSampler(IDX, generator=torch.Generator().manual_seed(9))
+    ref = SubsetRandomSampler(IDX.tolist(), generator=torch.Generator().manual_seed(9))
+    for _ in range(3):
+        assert list(ours) == list(ref)
+    ours.set_epoch(5)  # with a generator, set_epoch only records the epoch
+    assert list(ours) == list(ref) and ours.epoch == 5
+    w = np.array([0.5, 1.5, 1.0, 1.0])  # mean 1 already, so the stored weights are these
+    wours = WeightedCoresetSampler([3, 1, 4, 8], w, num_samples=9,
+                                   generator=torch.Generator().manual_seed(2))  # fmt: skip
+    wref = WeightedRandomSampler(w.tolist(), 9, generator=torch.Generator().manual_seed(2))
+    for _ in range(3):
+        assert list(wours) == [[3, 1, 4, 8][i] for i in wref]
+    with pytest.raises(ValueError, match="seed or generator"):
+        CoresetSampler(IDX, seed=1, generator=torch.Generator())
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        CoresetSampler(IDX, generator=np.random.default_rng(0))
+
+
+def test_weighted_sampler_sees_every_example_across_passes():
+    # the symptom: the same draws every epoch left 25 of 64 examples unseen
+    s = WeightedCoresetSampler(np.arange(64), np.ones(64), seed=0)
+    once = set(s)
+    seen = set(once)
+    for _ in range(9):
+        seen |= set(s)
+    assert len(once) < 50 and len(seen) == 64
 
 
 def test_coreset_sampler_does_not_touch_global_rng():
@@ -73,9 +116,12 @@ def test_weighted_sampler_draws_in_proportion_to_weights():
     assert len(draws) == 20000 and 30 not in draws
     freq = np.array([(draws == v).mean() for v in (10, 20, 40)])
     np.testing.assert_allclose(freq, [0.1, 0.3, 0.6], atol=0.015)
-    first = list(s)
+    second = list(s)  # pass 1: the order of epoch 1
+    assert second != draws.tolist()
     s.set_epoch(1)
-    assert list(s) != first
+    assert list(s) == second
+    s.set_epoch(2)
+    assert list(s) != second
     no_rep = list(WeightedCoresetSampler([1, 2, 3], [1.0, 1.0, 1.0], replacement=False))
     assert sorted(no_rep) == [1, 2, 3]
 
@@ -122,14 +168,62 @@ def _toy_dataset(n=40):
     return TensorDataset(X, y)
 
 
-def test_weighted_subset_items_carry_weights():
+def test_weighted_subset_items_carry_mean_one_weights():
     ds = _toy_dataset()
-    sub = WeightedSubset(ds, [4, 9], [2.5, 0.5])
+    sub = WeightedSubset(ds, [4, 9], [2.5, 0.5])  # mean 1.5: stored as 5/3 and 1/3
     x, y, w = sub[1]
-    assert x.item() == 9 and y.item() == 0 and w.item() == 0.5 and w.dtype == torch.float32
+    assert x.item() == 9 and y.item() == 0 and w.dtype == torch.float32
+    assert w.item() == pytest.approx(1 / 3) and sub[0][2].item() == pytest.approx(5 / 3)
+    np.testing.assert_allclose(sub.weights.mean(), 1.0)
     assert len(sub) == 2 and WeightedSubset(ds, [4])[0][2].item() == 1.0
     with pytest.raises(ValueError, match="outside the dataset"):
         WeightedSubset(ds, [40])
+    with pytest.raises(ValueError, match="not all be zero"):
+        WeightedSubset(ds, [1, 2], [0.0, 0.0])
+
+
+def test_weighted_loss_recipe_keeps_the_gradient_scale():
+    # Coreset weights sum to n. Equal weights must give exactly the unweighted loss under
+    # the recipe (loss * w).mean(); raw weights would scale the gradient by n / k = 10.
+    ds = _toy_dataset(40)
+    idx = [0, 5, 10, 20]
+    model = torch.nn.Linear(1, 3)
+    loader = DataLoader(WeightedSubset(ds, idx, np.full(4, 10.0)), batch_size=4)
+    xb, yb, wb = next(iter(loader))
+    loss = torch.nn.functional.cross_entropy(model(xb), yb, reduction="none")
+    torch.testing.assert_close((loss * wb).mean(), loss.mean())
+    # unequal weights keep their ratios and average to 1 over the subset
+    raw = np.array([1.0, 3.0, 4.0, 12.0])
+    sub = WeightedSubset(ds, idx, raw)
+    got = np.array([sub[i][2].item() for i in range(4)])
+    np.testing.assert_allclose(got, raw / raw.mean(), rtol=1e-6)
+    s = CoresetSampler(idx, weights=raw, yield_weights=True, seed=0)
+    pairs = dict(s)
+    np.testing.assert_allclose([pairs[i] for i in idx], raw / raw.mean())
+    d = DistributedCoresetSampler(idx, 2, 0, weights=raw, yield_weights=True)
+    np.testing.assert_allclose(d.weights, raw / raw.mean())
+
+
+def test_boolean_masks_are_subsets():
+    mask = np.zeros(12, dtype=bool)
+    mask[[2, 5, 11]] = True
+    assert sorted(CoresetSampler(mask, seed=0)) == [2, 5, 11]
+    assert sorted(CoresetSampler(torch.as_tensor(mask), seed=0)) == [2, 5, 11]
+    full_w = np.arange(12, dtype=float)  # one weight per mask entry: the chosen ones kept
+    s = WeightedCoresetSampler(mask, full_w, seed=0)
+    np.testing.assert_array_equal(s.indices, [2, 5, 11])
+    np.testing.assert_allclose(s.weights, np.array([2.0, 5.0, 11.0]) / 6.0)
+    s = CoresetSampler(mask, weights=[1.0, 1.0, 2.0], yield_weights=True)
+    np.testing.assert_allclose(s.weights, [0.75, 0.75, 1.5])
+    ds = _toy_dataset(12)
+    sub = WeightedSubset(ds, mask, full_w)
+    assert [int(sub[i][0].item()) for i in range(3)] == [2, 5, 11]
+    with pytest.raises(ValueError, match="mask of length 5"):
+        WeightedSubset(ds, np.ones(5, dtype=bool))
+    with pytest.raises(ValueError, match="selects no row"):
+        CoresetSampler(np.zeros(4, dtype=bool))
+    with pytest.raises(ValueError, match=r"or \(12,\)"):
+        CoresetSampler(mask, weights=[1.0, 2.0])
 
 
 def test_weighted_dataset_needs_pairs():
@@ -149,13 +243,127 @@ def test_dataloader_with_workers_and_reselection_between_epochs():
     seen = {}
     for xb, _, wb in loader:
         seen.update(zip(xb[:, 0].long().tolist(), wb.tolist(), strict=True))
-    assert seen == {1: 1.0, 5: 2.0, 7: 3.0, 30: 4.0}
-    s.set_subset([2, 3], [9.0, 8.0])
+    assert seen == pytest.approx({1: 0.4, 5: 0.8, 7: 1.2, 30: 1.6})  # raw / mean 2.5
+    s.set_subset([2, 3], [9.0, 3.0])
     s.set_epoch(1)
     second = {}
     for xb, _, wb in loader:  # same persistent workers see the new subset and weights
         second.update(zip(xb[:, 0].long().tolist(), wb.tolist(), strict=True))
-    assert second == {2: 9.0, 3: 8.0}
+    assert second == pytest.approx({2: 1.5, 3: 0.5})
+
+
+# --- state_dict / load_state_dict ----------------------------------------------------------
+
+
+def _roundtrip(state, tmp_path):
+    torch.save(state, tmp_path / "state.pt")
+    return torch.load(tmp_path / "state.pt", weights_only=True)
+
+
+_MAKERS = {
+    "seeded": lambda: CoresetSampler(np.arange(3, 40, 3), seed=7),
+    "weights": lambda: CoresetSampler(
+        np.arange(10), seed=2, weights=np.arange(1.0, 11.0), yield_weights=True
+    ),
+    "generator": lambda: CoresetSampler(
+        np.arange(13), seed=None, generator=torch.Generator().manual_seed(3)
+    ),
+    "weighted": lambda: WeightedCoresetSampler(np.arange(9), np.arange(1.0, 10.0), 11, seed=1),
+    "weighted-generator": lambda: WeightedCoresetSampler(
+        np.arange(9), np.ones(9), generator=torch.Generator().manual_seed(5)
+    ),
+    "distributed-rank1": lambda: DistributedCoresetSampler(np.arange(11), 3, 1, seed=4),
+    "no-shuffle": lambda: CoresetSampler(np.arange(6), shuffle=False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_MAKERS))
+@pytest.mark.parametrize("epochs", [False, True])
+def test_resumed_sampler_continues_the_uninterrupted_run(kind, epochs, tmp_path):
+    make = _MAKERS[kind]
+
+    def passes(s, n, first=0):
+        out = []
+        for p in range(first, n):
+            if epochs:
+                s.set_epoch(p)
+            out.append(list(s))
+        return out
+
+    reference = passes(make(), 5)
+    s = make()
+    done = passes(s, 2)
+    it = iter(s) if not epochs else (s.set_epoch(2), iter(s))[1]
+    head = [next(it) for _ in range(3)]  # every kind's pass is longer
+    state = _roundtrip(s.state_dict(), tmp_path)
+    assert state["position"] == 3 and state["passes"] == 3
+    resumed = make()
+    if "generator" in kind:  # a fresh generator in another state: the state restores it
+        resumed.generator.manual_seed(12345)
+    resumed.load_state_dict(state)
+    assert resumed.state_dict()["position"] == 3  # loaded and not yet iterated: same state
+    tail = list(resumed)
+    assert done + [head + tail] == reference[:3]
+    assert passes(resumed, 5, first=3) == reference[3:]
+
+
+def test_state_after_a_whole_pass_and_consumed(tmp_path):
+    ref = CoresetSampler(np.arange(20), seed=0)
+    want = [list(ref) for _ in range(3)]
+    s = CoresetSampler(np.arange(20), seed=0)
+    list(s)
+    state = s.state_dict()
+    assert state["pass_epoch"] is None and state["passes"] == 1
+    t = CoresetSampler(np.arange(20), seed=0)
+    t.load_state_dict(_roundtrip(state, tmp_path))
+    assert [list(t), list(t)] == want[1:]
+    # a DataLoader without workers pulls exactly one batch of indices per step; with
+    # prefetching loaders, consumed= names what the loop trained on
+    s = CoresetSampler(np.arange(20), seed=0)
+    batches = iter(DataLoader(_toy_dataset(20), batch_size=4, sampler=s))
+    got = [next(batches)[0][:, 0].long().tolist() for _ in range(2)]
+    assert s.state_dict()["position"] == 8 and sum(got, []) == want[0][:8]
+    next(batches)
+    state = s.state_dict(consumed=8)  # the third batch was fetched but not trained on
+    t = CoresetSampler(np.arange(20), seed=0)
+    t.load_state_dict(state)
+    assert list(t) == want[0][8:]
+    with pytest.raises(ValueError, match="consumed must be <= 20"):
+        s.state_dict(consumed=21)
+    with pytest.raises(ValueError, match="no pass is under way"):
+        CoresetSampler(np.arange(5)).state_dict(consumed=1)
+
+
+def test_load_state_dict_refuses_other_samplers():
+    state = CoresetSampler(IDX, seed=0).state_dict()
+    with pytest.raises(ValueError, match="comes from a CoresetSampler"):
+        WeightedCoresetSampler(IDX, np.ones(len(IDX))).load_state_dict(state)
+    with pytest.raises(ValueError, match="shuffle"):
+        CoresetSampler(IDX, shuffle=False).load_state_dict(state)
+    with pytest.raises(ValueError, match="without generator"):
+        CoresetSampler(IDX, generator=torch.Generator()).load_state_dict(state)
+    d = DistributedCoresetSampler(IDX, 2, 0).state_dict()
+    with pytest.raises(ValueError, match="num_replicas=2"):
+        DistributedCoresetSampler(IDX, 3, 0).load_state_dict(d)
+    with pytest.raises(ValueError, match="lacks"):
+        CoresetSampler(IDX).load_state_dict({"epoch": 1})
+    with pytest.raises(TypeError, match="state must be a dict"):
+        CoresetSampler(IDX).load_state_dict([1, 2])
+    # the subset travels with the state: a sampler built on another subset takes it over
+    other = CoresetSampler([1, 2], seed=0)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.indices, IDX)
+
+
+def test_distributed_passes_without_set_epoch_agree_across_ranks():
+    ranks = [DistributedCoresetSampler(IDX, 3, r, seed=1) for r in range(3)]
+    for p in range(3):
+        parts = [list(s) for s in ranks]
+        for r in range(3):  # pass p is DistributedSampler's epoch p on every rank
+            dref = DistributedSampler(range(len(IDX)), 3, r, seed=1)
+            dref.set_epoch(p)
+            assert parts[r] == IDX[list(dref)].tolist()
+        assert set(sum(parts, [])) == set(IDX.tolist())
 
 
 class _FirstK(BaseEstimator):
@@ -209,3 +417,15 @@ def test_adaptive_reselection_every_r_epochs():
         AdaptiveReselection(_FirstK(), None, samplers)
     with pytest.raises(TypeError, match="set_subset"):
         AdaptiveReselection(_FirstK(), embed, [object()])
+
+
+def test_set_subset_during_a_pass():
+    s = CoresetSampler([1, 2, 3, 4], seed=0)
+    it = iter(s)
+    first = [next(it), next(it)]
+    s.set_subset([10, 20], [1.0, 3.0])
+    rest = list(it)  # the running pass finishes on the subset it started with
+    assert sorted(first + rest) == [1, 2, 3, 4]
+    state = s.state_dict()  # that pass is no longer the sampler's: nothing to resume
+    assert state["pass_epoch"] is None and state["position"] == 0
+    assert sorted(s) == [10, 20] and s.state_dict()["pass_epoch"] is None

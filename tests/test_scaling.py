@@ -11,7 +11,6 @@ from coresets.scaling import (
     TorchClassifierTrainer,
     data_efficiency,
     default_trainer,
-    fit_power_law,
     load_dataset,
     load_mnist1d,
     mlp,
@@ -64,39 +63,6 @@ def digits():
 
 
 # ---------------------------------------------------------------- power law
-
-
-def test_fit_power_law_recovers_known_law_with_ci():
-    rng = np.random.default_rng(0)
-    sizes = np.array([50, 100, 200, 400, 800, 1600, 3200])
-    A, beta, C = 8.0, 0.6, 0.15
-    true = A * sizes**-beta + C
-    losses = true[:, None] * (1 + 0.01 * rng.standard_normal((len(sizes), 5)))
-    fit = fit_power_law(sizes, losses, n_boot=100, random_state=0)
-    assert fit.beta == pytest.approx(beta, rel=0.1)
-    assert fit.C == pytest.approx(C, abs=0.02)
-    assert fit.A == pytest.approx(A, rel=0.3)
-    lo, hi = fit.ci["beta"]
-    assert lo <= fit.beta <= hi and hi - lo < 0.3
-    np.testing.assert_allclose(fit(sizes), losses.mean(1), rtol=0.03)
-    # long form (one row per seed) gives the same point fit, and the same seed the same CI
-    long = fit_power_law(np.repeat(sizes, 5), losses.ravel(), n_boot=100, random_state=0)
-    assert long.beta == pytest.approx(fit.beta) and long.ci == fit.ci
-    # one value per size: residual bootstrap still gives an interval
-    single = fit_power_law(sizes, true, n_boot=20)
-    assert single.beta == pytest.approx(beta, rel=1e-3) and single.n_boot > 0
-    assert json.dumps(fit.to_dict())
-
-
-def test_fit_power_law_bad_input():
-    with pytest.raises(ValueError, match="at least 3 distinct sizes"):
-        fit_power_law([10, 20], [1.0, 0.5])
-    with pytest.raises(ValueError, match="losses must have shape"):
-        fit_power_law([10, 20, 40], [1.0, 0.5])
-    with pytest.raises(ValueError, match="sizes must be positive"):
-        fit_power_law([0, 20, 40], [1.0, 0.5, 0.3])
-    with pytest.raises(ValueError, match="losses contains inf"):
-        fit_power_law([10, 20, 40], [1.0, np.inf, 0.3])
 
 
 # ---------------------------------------------------------------- data efficiency

@@ -28,7 +28,13 @@ from coresets.scores import (
     prototype_scores,
 )
 from coresets.selection import Selection
-from coresets.selectors.scored import CCSSelector, D2Selector, ModerateSelector, PrototypeSelector
+from coresets.selectors.scored import (
+    CCSSelector,
+    D2Selector,
+    ModerateSelector,
+    PrototypeSelector,
+    ScoreSelector,
+)
 
 # softmax of these logits is exactly [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]
 LOGITS = np.log([[7.0, 2.0, 1.0], [1.0, 3.0, 6.0]])
@@ -371,6 +377,7 @@ ROW_DROPPING = {
         D2Selector(0.5, device="cpu"),
         ModerateSelector(0.5),
         PrototypeSelector(0.5),
+        ScoreSelector(0.5, order="easiest", skip=0.1),
     ],
     expected_failed_checks=lambda est: ROW_DROPPING,
 )
@@ -421,3 +428,22 @@ def test_prototype_selector_is_deterministic_given_random_state():
     np.testing.assert_array_equal(
         a, PrototypeSelector(10, order="easiest", random_state=1).fit(X).ranking_
     )
+
+
+def test_score_selector_matches_the_function_and_checks_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    s = rng.random(40)
+    for order, skip in (("hardest", 0.0), ("easiest", 0.25)):
+        sel = ScoreSelector(7, scores=s, order=order, skip=skip).fit(X)
+        ref = score_select(s, 7, order=order, skip=skip)
+        np.testing.assert_array_equal(sel.ranking_, ref.indices)
+        np.testing.assert_allclose(sel.gains_, s[ref.indices])
+    with pytest.raises(ValueError, match="scores must have one entry per row"):
+        ScoreSelector(5, scores=s[:-1]).fit(X)
+    with pytest.raises(ValueError, match="scores"):
+        ScoreSelector(5, scores=np.where(np.arange(40) == 3, np.nan, s)).fit(X)
+    with pytest.raises(ValueError, match="skip"):
+        ScoreSelector(5, scores=s, skip=1.0).fit(X)
+    with pytest.raises(ValueError, match="rows left after skip"):
+        ScoreSelector(35, scores=s, skip=0.5).fit(X)

@@ -1,8 +1,11 @@
-"""Data efficiency: how much data the baseline needs to match a method."""
+"""Data efficiency: how much data the baseline needs to match a method, with an interval."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from .._validation import check_int, check_option, check_random_state, check_real
+from .powerlaw import bootstrap_interval
 
 __all__ = ["data_efficiency"]
 
@@ -13,15 +16,80 @@ def _monotone(values, higher_is_better):
     return np.maximum.accumulate(values) if higher_is_better else np.minimum.accumulate(values)
 
 
-def data_efficiency(result, method, *, baseline="random", score="accuracy"):
+def _equivalent(sizes, bmean, values, higher, *, extrapolate=False):
+    """Baseline size reaching each of ``values`` (NaN outside), and which end was passed.
+
+    Returns ``(eq, beyond)``: ``eq`` float array, ``beyond`` array of ``"above"`` (better
+    than the baseline at its largest size), ``"below"`` (worse than at its smallest) or "".
+    With ``extrapolate`` the values outside are continued along the end segments (in
+    log n; infinite where the baseline is flat): for the spread of bootstrap replicates
+    only, never reported as a size.
+    """
+    sign = 1.0 if higher else -1.0
+    c = sign * _monotone(bmean, higher)
+    t = sign * np.asarray(values, dtype=np.float64)
+    logn = np.log(np.asarray(sizes, dtype=np.float64))
+    eq = np.full(t.shape, np.nan)
+    beyond = np.full(t.shape, "", dtype=object)
+    beyond[t > c[-1]] = "above"
+    beyond[t < c[0]] = "below"
+    inside = np.flatnonzero((t <= c[-1]) & (t >= c[0]) & ~np.isnan(t))
+    for k in inside:
+        j = int(np.searchsorted(c, t[k], side="left"))  # first point reaching the value
+        if j == 0 or c[j] == t[k]:
+            eq[k] = np.exp(logn[j])
+        else:
+            frac = (t[k] - c[j - 1]) / (c[j] - c[j - 1])
+            eq[k] = np.exp(logn[j - 1] + frac * (logn[j] - logn[j - 1]))
+    if extrapolate and c.size > 1:
+        with np.errstate(divide="ignore", over="ignore"):
+            j = np.flatnonzero(c < c[-1])  # the last rise of the running best
+            slope = (c[-1] - c[j[-1]]) / (logn[-1] - logn[j[-1]]) if j.size else 0.0
+            up = beyond == "above"
+            eq[up] = np.exp(logn[-1] + (t[up] - c[-1]) / slope) if slope > 0 else np.inf
+            k = np.flatnonzero(c > c[0])  # the first rise
+            slope = (c[k[0]] - c[0]) / (logn[k[0]] - logn[0]) if k.size else 0.0
+            down = beyond == "below"
+            eq[down] = np.exp(logn[0] - (c[0] - t[down]) / slope) if slope > 0 else 0.0
+    return eq, beyond
+
+
+def _resample_means(vals, rng):
+    """Mean over seeds at each size after resampling that size's seeds with replacement."""
+    out = np.empty(vals.shape[0])
+    for i, row in enumerate(vals):
+        row = row[~np.isnan(row)]
+        out[i] = row[rng.integers(0, row.size, row.size)].mean()
+    return out
+
+
+def data_efficiency(
+    result,
+    method,
+    *,
+    baseline="random",
+    score="accuracy",
+    n_boot=200,
+    level=0.95,
+    random_state=None,
+):
     """For each size of ``method``, the baseline size that reaches the same mean score.
 
     The baseline's mean curve (over seeds) is made monotone and interpolated linearly in
-    log(size). ``ratio = size / baseline_size``: below 1 the method needs less data than
-    the baseline (0.7 = the method reaches the baseline's score with 70% of its data);
-    above 1 it needs more. Where the method's score lies outside the baseline's range the
-    equivalent size is not extrapolated: ``baseline_size`` is NaN and ``beyond`` says
-    which end (``"above"``: better than the baseline at its largest size).
+    log(size). ``ratio = size / baseline_size`` is r(n) = n / n_baseline(score(n)): below
+    1 the method needs less data than the baseline (0.7 = the method reaches the
+    baseline's score with 70% of its data); above 1 it needs more. Where the method's
+    score lies outside the baseline's measured range the equivalent size is not
+    extrapolated: ``baseline_size`` is NaN and ``beyond`` says which end (``"above"``:
+    better than the baseline at its largest size).
+
+    The interval is a percentile bootstrap over seeds: each replicate resamples, at every
+    size and for both methods, the seeds with replacement and recomputes the ratio
+    (continued along the baseline's end segments where a replicate leaves its range, so
+    that the spread is seen). An end of the interval beyond the baseline's measured
+    range is open: ``ratio_ci`` is then ``(0.0, hi)`` ("below hi") or ``(lo, inf)``,
+    with ``hi`` (``lo``) no nearer than the range's end allows. The interval is widened for few seeds as in
+    :func:`~.powerlaw.bootstrap_interval`. One seed gives no interval (``ratio_ci`` None).
 
     Parameters
     ----------
@@ -29,51 +97,77 @@ def data_efficiency(result, method, *, baseline="random", score="accuracy"):
     method, baseline : str
         Method labels in ``result``.
     score : {"accuracy", "loss"}, default "accuracy"
+    n_boot : int, default 200
+        Bootstrap replicates (0: no intervals).
+    level : float, default 0.95
+    random_state : None, int or Generator
+        Seed of the bootstrap (the point estimates draw nothing).
 
     Returns
     -------
     list of dict with keys ``size``, ``value``, ``baseline_value`` (baseline mean at the
-    same size, NaN if it was not run), ``baseline_size``, ``ratio``, ``beyond``.
+    same size, NaN if it was not run), ``baseline_size``, ``ratio``, ``beyond``,
+    ``ratio_ci`` ((lo, hi) or None), ``resolved`` (``"less"``: the interval lies below 1,
+    the method needs less data; ``"more"``: above 1; None: not resolved or one seed) and
+    ``n_seeds`` (the fewer of the two methods').
     """
-    if score not in ("accuracy", "loss"):
-        raise ValueError(f"score must be 'accuracy' or 'loss', got {score!r}")
+    check_option(score, ("accuracy", "loss"), "score")
+    n_boot = check_int(n_boot, "n_boot", low=0)
+    level = check_real(level, "level", low=0.0, high=1.0)
     higher = score == "accuracy"
     if baseline not in result.methods:
         raise ValueError(f"baseline {baseline!r} is not in the result; it has {result.methods}")
+    if method not in result.methods:
+        raise ValueError(f"method {method!r} is not in the result; it has {result.methods}")
+    rng = check_random_state(random_state)
     bs, bv = result.curve(baseline, score)
     ms, mv = result.curve(method, score)
-    bmean = np.nanmean(bv, axis=1)
-    mmean = np.nanmean(mv, axis=1)
     if bs.size < 2:
         raise ValueError(f"baseline {baseline!r} needs at least 2 sizes to interpolate")
-    curve = _monotone(bmean, higher)
-    logn = np.log(bs.astype(np.float64))
-    sign = 1.0 if higher else -1.0
+    bmean = np.nanmean(bv, axis=1)
+    mmean = np.nanmean(mv, axis=1)
+    eq, beyond = _equivalent(bs, bmean, mmean, higher)
+    eq_ext, _ = _equivalent(bs, bmean, mmean, higher, extrapolate=True)
+    b_seeds = int((~np.isnan(bv)).sum(axis=1).min())
+    m_seeds = (~np.isnan(mv)).sum(axis=1)
+    ratios = None
+    if n_boot and b_seeds > 1 and m_seeds.min() > 1:
+        ratios = np.empty((n_boot, ms.size))
+        for b in range(n_boot):
+            e, _ = _equivalent(
+                bs, _resample_means(bv, rng), _resample_means(mv, rng), higher, extrapolate=True
+            )
+            with np.errstate(divide="ignore"):
+                ratios[b] = ms / e
     out = []
-    for s, v in zip(ms, mmean, strict=True):
+    for i, s in enumerate(ms):
         same = np.flatnonzero(bs == s)
-        row = {
-            "size": int(s),
-            "value": float(v),
-            "baseline_value": float(bmean[same[0]]) if same.size else float("nan"),
-            "baseline_size": float("nan"),
-            "ratio": float("nan"),
-            "beyond": None,
-        }
-        t = sign * v
-        c = sign * curve
-        if t > c[-1]:
-            row["beyond"] = "above"
-        elif t < c[0]:
-            row["beyond"] = "below"
-        else:
-            j = int(np.searchsorted(c, t, side="left"))  # first point reaching v
-            if j == 0 or c[j] == t:
-                eq = np.exp(logn[j])
-            else:
-                frac = (t - c[j - 1]) / (c[j] - c[j - 1])
-                eq = np.exp(logn[j - 1] + frac * (logn[j] - logn[j - 1]))
-            row["baseline_size"] = float(eq)
-            row["ratio"] = float(s / eq)
-        out.append(row)
+        ci = side = None
+        if ratios is not None:
+            # outward order statistics: no interpolation between a ratio and an open end
+            k = int(min(b_seeds, m_seeds[i]))
+            with np.errstate(divide="ignore"):
+                point = float(s / eq_ext[i])
+            lo, hi = bootstrap_interval(ratios[:, i], point, k, level, log=True, method="outward")
+            # only the baseline's measured range gives a size: ends beyond it are open, and
+            # an interval wholly beyond it is only known to lie past that end
+            first, last = s / bs.max(), s / bs.min()
+            lo_m = 0.0 if lo < first else min(lo, last)
+            hi_m = np.inf if hi > last else max(hi, first)
+            # which side of 1, decided by the measured ends only (never by extrapolation)
+            side = "less" if hi < 1 and hi_m <= 1 else "more" if lo > 1 and lo_m >= 1 else None
+            ci = (float(lo_m), float(hi_m))
+        out.append(
+            {
+                "size": int(s),
+                "value": float(mmean[i]),
+                "baseline_value": float(bmean[same[0]]) if same.size else float("nan"),
+                "baseline_size": float(eq[i]),
+                "ratio": float(s / eq[i]),
+                "beyond": beyond[i] or None,
+                "ratio_ci": ci,
+                "resolved": side,
+                "n_seeds": int(min(b_seeds, m_seeds[i])),
+            }
+        )
     return out

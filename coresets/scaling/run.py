@@ -65,9 +65,13 @@ def run_scaling(
     Returns
     -------
     dict: ``{"table": csv path, "json": ..., "plot": png path, "report": md path}``.
+        The plot and report show every cell of the table in ``out_dir``: with
+        ``resume=True`` that includes the finished cells of earlier runs of other methods,
+        sizes or seeds (``resume=False`` replaces the table, and so the plot and report).
     """
     from . import (
         ClassificationData,
+        ScalingResult,
         default_trainer,
         fit_all,
         load_dataset,
@@ -87,7 +91,7 @@ def run_scaling(
         kw["max_steps"] = max_steps
     trainer = default_trainer(data, **kw)
     out = Path(out_dir)
-    result = scaling_curve(
+    scaling_curve(
         data.train,
         data.test,
         _specs(methods, weighted),
@@ -99,17 +103,20 @@ def run_scaling(
         resume=resume,
         progress=progress,
     )
+    # The table in out_dir keeps the finished cells of earlier runs into it (a narrower
+    # rerun never throws work away); plot and report the whole table, not this run's part.
+    table = ScalingResult.from_json(out / "results.json")
     feat_name = features if isinstance(features, str) else (feature_label or "given")
-    n_seeds = len({r["seed"] for r in result.records})
-    fits = fit_all(result, random_state=REPORT_RANDOM_STATE)
+    n_seeds = len({r["seed"] for r in table.records})
+    fits = fit_all(table, random_state=REPORT_RANDOM_STATE)
     png = plot_scaling(
-        result,
+        table,
         out / "scaling.png",
         fits=fits,
         title=f"{data.name}: test loss and accuracy vs subset size "
         f"(selectors on {feat_name} features, {n_seeds} seeds)",
     )
-    report = write_report(result, png.with_suffix(".md"), fits=fits, plot=png)
+    report = write_report(table, png.with_suffix(".md"), fits=fits, plot=png)
     return {
         "table": out / "results.csv",
         "json": out / "results.json",

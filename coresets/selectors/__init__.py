@@ -10,11 +10,18 @@ scaling runs.
 """
 
 from ._base import BaseSelector, allocate_per_class
+from .auto import AutoSelector, auto_policy
 from .dedup import SemanticDedupSelector
 from .geometric import HerdingSelector, KCenterGreedySelector, RandomSelector
 from .registry import METHODS, make_selector, register_method
 from .resampling import SelectionResampler
-from .scored import CCSSelector, D2Selector, ModerateSelector, PrototypeSelector
+from .scored import (
+    CCSSelector,
+    D2Selector,
+    ModerateSelector,
+    PrototypeSelector,
+    ScoreSelector,
+)
 from .submodular import (
     AUTO_N_NEIGHBORS,
     FacilityLocationSelector,
@@ -28,6 +35,8 @@ __all__ = [
     "AUTO_N_NEIGHBORS",
     "BaseSelector",
     "allocate_per_class",
+    "AutoSelector",
+    "auto_policy",
     "FacilityLocationSelector",
     "GraphCutSelector",
     "SaturatedCoverageSelector",
@@ -40,6 +49,7 @@ __all__ = [
     "D2Selector",
     "ModerateSelector",
     "PrototypeSelector",
+    "ScoreSelector",
     "SelectionResampler",
     "SemanticDedupSelector",
     "METHODS",

@@ -35,6 +35,18 @@ METHODS = {
         metric="euclidean", per_class=True
     ),
     "herding": lambda: _selectors().HerdingSelector(),
+    "graph_cut": lambda: _selectors().GraphCutSelector(metric="euclidean", n_neighbors="auto"),
+    "saturated_coverage": lambda: _selectors().SaturatedCoverageSelector(
+        metric="euclidean", n_neighbors="auto"
+    ),
+    "feature_based": lambda: _selectors().FeatureBasedSelector(),
+    # difficulty-score methods; with no scores given they use label-free prototype scores
+    "ccs": lambda: _selectors().CCSSelector(),
+    "d2": lambda: _selectors().D2Selector(),
+    "moderate": lambda: _selectors().ModerateSelector(),
+    "prototype": lambda: _selectors().PrototypeSelector(),
+    # the measured policy (coresets.selectors.auto.auto_policy): which method where
+    "auto": lambda: _selectors().AutoSelector(metric="euclidean", n_neighbors="auto"),
 }
 
 
