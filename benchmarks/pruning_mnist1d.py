@@ -83,6 +83,10 @@ ALL_METHODS = [
 _STATE = {}
 
 
+def _init(state):
+    _STATE.update(state)
+
+
 def _methods(names, feats, proxy):
     """name -> Method, the selectors on the features they are measured on."""
     raw, std = feats["raw"], feats["standardized"]
@@ -177,6 +181,11 @@ def main():
     p.add_argument("--proxy-seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="runs/pruning_mnist1d")
+    p.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="train nothing: tables, plot and report from the cells already under --out",
+    )
     a = p.parse_args()
 
     out = Path(a.out)
@@ -197,18 +206,32 @@ def main():
             f"{float(proxy['seconds']):.0f} s when run (loaded in {time.perf_counter() - t0:.1f} s); "
             f"EL2N read at step {int(proxy['early_step'])}"
         )
-    _STATE.update(
+    state = dict(
         data=data, methods=_methods(names, feats, proxy), sizes=sizes, seeds=a.seeds, out=out
     )
     t0 = time.perf_counter()
-    with get_context("fork").Pool(max(1, a.jobs)) as pool:
+    if a.tables_only:
+        parts = [
+            ScalingResult.from_json(out / "cells" / m / "results.json").records
+            for m in names
+            if (out / "cells" / m / "results.json").exists()
+        ]
+        _report(ScalingResult([r for part in parts for r in part]), out, n, sizes, proxy, 0.0, 0)
+        return
+    # spawn, not fork: the proxy run has started torch's thread pool in this process, and
+    # a forked child inherits it half-initialised (it hangs)
+    with get_context("spawn").Pool(max(1, a.jobs), initializer=_init, initargs=(state,)) as pool:
         parts = pool.map(_one, names, chunksize=1)
     wall = time.perf_counter() - t0
     res = ScalingResult([r for part in parts for r in part])
+    _report(res, out, n, sizes, proxy, wall, a.jobs)
+
+
+def _report(res, out, n, sizes, proxy, wall, jobs):
     res.save(out)
     png = plot_scaling(res, out / "scaling.png", title=f"MNIST-1D ({n} pool): methods vs random")
     report = write_report(res, png.with_suffix(".md"), plot=png)
-    print(f"\n{len(res)} cells in {wall:.0f} s ({a.jobs} jobs); plot {png}, report {report}\n")
+    print(f"\n{len(res)} cells in {wall:.0f} s ({jobs} jobs); plot {png}, report {report}\n")
     _print_tables(res, sizes, float(proxy["seconds"]) if proxy is not None else 0.0)
 
 

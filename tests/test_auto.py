@@ -8,7 +8,13 @@ from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_selectors import ROW_DROPPING
 
-from coresets.selectors import AutoSelector, FacilityLocationSelector, auto_policy, make_selector
+from coresets.selectors import (
+    AutoSelector,
+    FacilityLocationSelector,
+    RandomSelector,
+    auto_policy,
+    make_selector,
+)
 
 
 @parametrize_with_checks(
@@ -18,9 +24,28 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def test_policy_by_what_is_known():
-    assert auto_policy(4000, 400, has_labels=True) == "facility_location_per_class"
-    assert auto_policy(4000, 400, has_labels=False) == "facility_location"
+@pytest.mark.parametrize(
+    ("n_rows", "k", "n_classes", "policy"),
+    [
+        # the measured cells: 4k pool, coverage at every size from 2% to 60%
+        (4000, 80, 10, "facility_location_per_class"),
+        (4000, 640, 10, "facility_location_per_class"),  # 64 per class, but 16% of the pool
+        (4000, 2400, 10, "facility_location_per_class"),
+        # 80k pool: coverage at 40 per class, random at 2-10%
+        (80000, 400, 10, "facility_location_per_class"),
+        (80000, 1600, 10, "random_per_class"),
+        (80000, 8000, 10, "random_per_class"),
+        (80000, 12000, 10, "facility_location_per_class"),  # 15% of the pool
+        # the thresholds themselves, and no labels (10 classes assumed)
+        (10**6, 500, 10, "facility_location_per_class"),
+        (10**6, 510, 10, "random_per_class"),
+        (10**6, 5000, 100, "facility_location_per_class"),
+        (10**6, 500, None, "facility_location"),
+        (10**6, 600, None, "random"),
+    ],
+)
+def test_policy_by_budget_and_classes(n_rows, k, n_classes, policy):
+    assert auto_policy(n_rows, k, n_classes=n_classes) == policy
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +76,22 @@ def test_without_labels_it_covers_the_whole_pool(digits):
     np.testing.assert_array_equal(auto.ranking_, ref.ranking_)
 
 
+def test_beyond_the_coverage_range_it_is_a_stratified_random_subset():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 4))
+    y = np.arange(6000) % 3
+    auto = AutoSelector(600, random_state=5).fit(X, y)  # 200 per class and 10%
+    assert auto.policy_ == "random_per_class"
+    ref = RandomSelector(600, per_class=True, random_state=5).fit(X, y)
+    np.testing.assert_array_equal(auto.ranking_, ref.ranking_)
+    assert np.bincount(y[auto.ranking_]).tolist() == [200, 200, 200]
+
+
 def test_regression_targets_are_not_classes(digits):
     X, _ = digits
     y = np.arange(len(X), dtype=float)
     assert AutoSelector(30).fit(X, y).policy_ == "facility_location"
+    assert AutoSelector(90).fit(X, y).policy_ == "facility_location"  # 15% of 600
 
 
 def test_auto_is_a_registered_method_and_checks_its_size(digits):
@@ -66,3 +103,17 @@ def test_auto_is_a_registered_method_and_checks_its_size(digits):
         AutoSelector(601).fit(X, y)
     with pytest.raises(ValueError, match="n_samples"):
         AutoSelector(0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((0, 1), {}, ValueError, "n_rows"),
+        ((10, 11), {}, ValueError, "k"),
+        ((10, 2.5), {}, TypeError, "k"),
+        ((10, 2), {"n_classes": 0}, ValueError, "n_classes"),
+    ],
+)
+def test_policy_checks_its_arguments(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        auto_policy(*args, **kwargs)

@@ -373,3 +373,18 @@ def test_three_sizes_report_and_plot_say_what_cannot_be_fitted(seeds, tmp_path):
     laws = md.split("## Learning-curve laws", 1)[1]
     assert "**no reliable law**" in laws and "offset: needs 5 sizes" in laws
     assert "needs 4 sizes" in laws  # power: 2 parameters + 1 to spare + 1 held back
+
+
+def test_a_zero_loss_gives_no_law_but_a_report(tmp_path):
+    from coresets.scaling import ScalingResult, fit_all, write_report
+
+    recs = [
+        dict(method=m, size=s, seed=seed, loss=0.0 if (m, s) == ("fl", 40) else 1.0 / s,
+             accuracy=1.0 - 1.0 / s, selection_time=0.0, training_time=0.0)
+        for m in ("random", "fl") for s in (10, 20, 40) for seed in (0, 1)
+    ]  # fmt: skip
+    res = ScalingResult(recs)
+    fits = fit_all(res, random_state=0)
+    assert not fits["fl"].reliable and "log space" in fits["fl"].reason
+    text = write_report(res, tmp_path / "r.md", fits=fits).read_text()
+    assert "## Verdict" in text

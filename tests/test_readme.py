@@ -34,7 +34,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
         spaces.append({})
         exec(compile(block, str(README), "exec"), spaces[-1])  # noqa: S102 - our own README
     (torch_block,) = [ns for ns in spaces if "wb" in ns]
-    assert torch_block["weights"].sum() == pytest.approx(len(torch_block["X"]))
+    # coreset weights count rows (they sum to n); what reaches the loss averages 1
+    assert torch_block["sel"].weights_.sum() == pytest.approx(len(torch_block["X"]))
+    assert torch_block["subset"].weights.mean() == pytest.approx(1.0)
     assert torch_block["wb"].shape == torch_block["yb"].shape
 
 
@@ -46,4 +48,5 @@ def test_readme_shell_examples_run(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "sel" / "indices.npy").exists()
-    assert (tmp_path / "runs" / "digits" / "scaling.png").exists()
+    assert (tmp_path / "sel2" / "indices.npy").exists()
+    assert (tmp_path / "runs" / "digits_csv" / "scaling.png").exists()

@@ -881,16 +881,20 @@ def compare_exponents(
         if m not in result.methods:
             raise ValueError(f"{name} {m!r} is not in the result; it has {result.methods}")
     rng = check_random_state(random_state)
-    nb, gb = _curve_groups(result, baseline, score)
-    nm, gm = _curve_groups(result, method, score)
-    if base_fit is None:
-        base_fit = fit_curve(nb, _wide(gb), n_boot=0, random_state=rng)
 
     def untested(reason, family=None, sizes=()):
         nan = float("nan")
         return ExponentTest(
             method, baseline, family, sizes, nan, None, nan, nan, nan, 0, "untested", reason
         )
+
+    try:
+        nb, gb = _curve_groups(result, baseline, score)
+        nm, gm = _curve_groups(result, method, score)
+    except ValueError as exc:  # a loss of 0 somewhere: no log-space law to compare
+        return untested(str(exc).split(";")[0])
+    if base_fit is None:
+        base_fit = fit_curve(nb, _wide(gb), n_boot=0, random_state=rng)
 
     if not base_fit.reliable:
         return untested(f"{baseline} has no reliable law over this range")

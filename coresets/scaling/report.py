@@ -53,6 +53,15 @@ def fit_all(result, *, score="loss", n_boot=200, tolerance=0.05, holdout=1, rand
         sizes, vals = result.curve(m, "accuracy" if score == "error" else "loss")
         if score == "error":
             vals = 1.0 - vals
+        if np.nanmin(vals) <= 0:
+            # a perfect cell (loss or error 0) has no logarithm: no law, but the rest of
+            # the report (accuracy, data ratios) still stands
+            means = tuple(float(v) for v in np.nanmean(vals, axis=1))
+            fits[m] = CurveFit(
+                tuple(int(s) for s in sizes), means, int(vals.shape[1]), (), {}, None, None, tolerance,
+                f"a {score} of 0 at some size cannot be fitted in log space",
+            )  # fmt: skip
+            continue
         fits[m] = fit_curve(
             sizes, vals, holdout=holdout, tolerance=tolerance, n_boot=n_boot, random_state=rng
         )
