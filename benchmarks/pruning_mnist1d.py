@@ -41,6 +41,7 @@ from coresets.scaling import (
     selection_features,
     write_report,
 )
+from coresets.scaling.report import accuracy_table
 from coresets.selectors import (
     AutoSelector,
     CCSSelector,
@@ -249,19 +250,7 @@ def _fmt_ratio(row):
 
 
 def _print_tables(res, sizes, proxy_seconds):
-    summ = {(r["method"], r["size"]): r for r in res.summary()}
-    head = f"{'method':22s}" + "".join(f"{s:>14d}" for s in sizes)
-    print("mean test accuracy (± std over seeds)\n" + head)
-    for m in res.methods:
-        print(
-            f"{m:22s}"
-            + "".join(
-                f"{summ[(m, s)]['accuracy_mean']:>8.3f}±{summ[(m, s)]['accuracy_std']:.3f}"
-                if (m, s) in summ
-                else f"{'-':>14s}"
-                for s in sizes
-            )
-        )
+    print(accuracy_table(res))
     print(
         "\ndata ratio vs random with 95% bootstrap interval over seeds (<1: needs less data; "
         "'WORSE' when the whole interval is above 1)"

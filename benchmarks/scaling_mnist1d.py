@@ -16,7 +16,6 @@ import time
 
 from coresets.scaling import (
     Method,
-    data_efficiency,
     default_trainer,
     load_mnist1d,
     plot_scaling,
@@ -24,6 +23,7 @@ from coresets.scaling import (
     selection_features,
     write_report,
 )
+from coresets.scaling.report import accuracy_table, ratio_table
 from coresets.selectors import FacilityLocationSelector, KCenterGreedySelector
 
 
@@ -72,28 +72,9 @@ def main():
     png = plot_scaling(res, f"{a.out}/scaling.png", title=f"MNIST-1D ({len(data.X)} pool)")
     report = write_report(res, png.with_suffix(".md"), plot=png)
     print(f"\n{len(res)} cells in {wall:.0f} s; plot {png}, report {report}\n")
-    summ = {(r["method"], r["size"]): r for r in res.summary()}
-    head = f"{'method':28s}" + "".join(f"{s:>14d}" for s in res.sizes)
-    print("mean test accuracy (± std over seeds)\n" + head)
-    for m in res.methods:
-        cells = "".join(
-            f"{summ[(m, s)]['accuracy_mean']:>8.3f}±{summ[(m, s)]['accuracy_std']:.3f}"
-            if (m, s) in summ
-            else f"{'-':>14s}"
-            for s in res.sizes
-        )
-        print(f"{m:28s}{cells}")
-    print("\ndata ratio vs random (method size / random size with equal accuracy; <1 is better)")
-    print(head)
-    for m in res.methods[1:]:
-        rows = {r["size"]: r for r in data_efficiency(res, m)}
-        cells = "".join(
-            f"{rows[s]['ratio']:>14.2f}"
-            if s in rows and rows[s]["ratio"] == rows[s]["ratio"]
-            else f"{(rows[s]['beyond'] or '-') if s in rows else '-':>14s}"
-            for s in res.sizes
-        )
-        print(f"{m:28s}{cells}")
+    print(accuracy_table(res, width=28) + "\n")
+    print("data ratio (method size / random size with equal accuracy; <1 is better)")
+    print(ratio_table(res, width=28))
     times = {}
     for r in res.records:
         times.setdefault(r["method"], []).append(r["selection_time"])

@@ -118,26 +118,11 @@ def demo(out_dir="runs/demo", *, features=None, progress=False):
 
 def _print_summary(results_json):
     """Mean accuracy per method and size, and each method's data ratio against random."""
-    from .scaling import ScalingResult, data_efficiency
+    from .scaling import ScalingResult
+    from .scaling.report import accuracy_table, ratio_table
 
     res = ScalingResult.from_json(results_json)
-    summary = {(r["method"], r["size"]): r["accuracy_mean"] for r in res.summary()}
-    print(f"\n{'mean test accuracy':22s}" + "".join(f"{s:>8d}" for s in res.sizes))
-    for m in res.methods:
-        cells = "".join(f"{summary.get((m, s), float('nan')):>8.3f}" for s in res.sizes)
-        print(f"{m:22s}{cells}")
-    print(f"{'data ratio vs random':22s}" + "".join(f"{s:>8d}" for s in res.sizes))
-    for m in res.methods:
-        if m == "random":
-            continue
-        rows = {r["size"]: r for r in data_efficiency(res, m, random_state=0)}
-        cells = "".join(
-            f"{rows[s]['ratio']:>8.2f}"
-            if s in rows and rows[s]["ratio"] == rows[s]["ratio"]
-            else f"{(rows[s]['beyond'] or '-') if s in rows else '-':>8s}"
-            for s in res.sizes
-        )
-        print(f"{m:22s}{cells}")
+    print("\n" + accuracy_table(res) + "\n" + ratio_table(res))
     print(
         "(data ratio: the method's size over the random size with the same accuracy; below 1 wins)"
     )

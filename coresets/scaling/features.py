@@ -28,18 +28,13 @@ def proxy_features(data, *, seed=0, max_steps=1500, progress=False):
     -------
     ndarray of float32, shape (n_train, d_hidden)
     """
-    import torch
-
-    from .trainers import TemperatureScaled, default_trainer
+    from .proxy import _penultimate
+    from .trainers import default_trainer
 
     trainer = default_trainer(data, max_steps=max_steps, device="cpu", progress=progress)
     model = trainer.fit(data.train, seed=seed)
-    if isinstance(model, TemperatureScaled):
-        model = model.model
-    body = model[:-1]  # both reference models are nn.Sequential ending in the classifier
-    with torch.no_grad(), trainer._threads():
-        out = body(torch.as_tensor(data.X, dtype=torch.float32))
-    return out.numpy().astype(np.float32)
+    with trainer._threads():  # both reference models are nn.Sequential ending in the classifier
+        return _penultimate(model, data.X)
 
 
 def selection_features(data, kind, *, seed=0, progress=False):

@@ -716,10 +716,22 @@ def fit_curve(
     level = check_real(level, "level", low=0.0, high=1.0)
     if e0 is not None:
         e0 = check_real(e0, "e0", low=0.0)
-    n, groups = _prepare(sizes, losses)
-    rng = check_random_state(random_state)
+    n, groups = group_by_size(sizes, losses)
     means = np.array([g.mean() for g in groups])
     n_seeds = max(g.size for g in groups)
+    lowest = min(float(g.min()) for g in groups)
+    if lowest < 0:
+        raise ValueError(
+            f"losses must be non-negative, got min {lowest:.4g}; pass losses or error rates, "
+            "not log-losses or differences"
+        )
+    if lowest == 0:
+        # a perfect cell (loss or error 0) is data, not an error, but it has no logarithm
+        return CurveFit(
+            tuple(int(s) for s in n), tuple(float(v) for v in means), int(n_seeds), (), {},
+            None, None, tolerance, "a value of 0 at some size cannot be fitted in log space",
+        )  # fmt: skip
+    rng = check_random_state(random_state)
     start = _transient(n, groups)
     transient = tuple(int(s) for s in n[:start])
     held = slice(n.size - holdout, n.size) if holdout < n.size else slice(n.size, n.size)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import softmax
 
 from .. import scores as _scores
 from .._validation import check_int
@@ -44,10 +45,7 @@ class OutputRecorder:
     def __init__(self, X, steps, *, batch_size=8192):
         import torch
 
-        steps = [check_int(s, "steps", low=1) for s in np.atleast_1d(steps).tolist()]
-        if not steps:
-            raise ValueError("steps must name at least one optimiser step")
-        self.steps = tuple(sorted(set(steps)))
+        self.steps = _check_steps(steps)
         self.batch_size = check_int(batch_size, "batch_size", low=1)
         self._X = torch.as_tensor(np.asarray(X, dtype=np.float32))
         self.logits = {}
@@ -69,10 +67,12 @@ class OutputRecorder:
         self.logits[step] = torch.cat(out).numpy()
 
 
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+def _check_steps(steps, name="steps") -> tuple:
+    """Optimiser steps (ints >= 1, at least one) as a sorted tuple without repeats."""
+    values = [check_int(s, name, low=1) for s in np.atleast_1d(steps).tolist()]
+    if not values:
+        raise ValueError(f"{name} must name at least one optimiser step")
+    return tuple(sorted(set(values)))
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,13 @@ class ProxyRun:
         return slice(hits[0], hits[0] + 1)
 
     def probs(self, step=None) -> np.ndarray:
-        """Softmax outputs at ``step`` (None: every recorded step), (n_seeds * n, n_rows, C)."""
+        """Softmax outputs at ``step``, one block per seed and step read.
+
+        Shape (n_seeds, n_rows, n_classes) at one step; (n_seeds * n_steps, n_rows,
+        n_classes) with ``step=None`` (every recorded step).
+        """
         z = self.logits[:, self._at(step)]
-        return _softmax(z.reshape(-1, *z.shape[2:]).astype(np.float64))
+        return softmax(z.reshape(-1, *z.shape[2:]).astype(np.float64), axis=-1)
 
     def el2n(self, step=None) -> np.ndarray:
         """EL2N at ``step`` (None: the mean over recorded steps), shape (n_rows,)."""
@@ -231,15 +235,18 @@ def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> Proxy
             "trainer.fit must accept callback= (called as callback(model, step) after each "
             "step) for a proxy run to record it"
         )
-    seed_list = list(range(check_int(seeds, "seeds", low=1))) if np.isscalar(seeds) else list(seeds)
+    if np.isscalar(seeds):
+        seed_list = list(range(check_int(seeds, "seeds", low=1)))
+    else:
+        seed_list = [check_int(s, "seeds", low=0) for s in seeds]
     if not seed_list:
         raise ValueError("seeds must name at least one seed")
-    recorder_steps = OutputRecorder(X[:1], record_steps).steps  # validates once, up front
+    recorder_steps = _check_steps(record_steps, "record_steps")
     t0 = time.perf_counter()
     blocks, feats = [], None
     for i, seed in enumerate(seed_list):
         rec = OutputRecorder(X, recorder_steps)
-        model = trainer.fit((X, y), seed=check_int(seed, "seeds", low=0), callback=rec)
+        model = trainer.fit((X, y), seed=seed, callback=rec)
         missing = [s for s in recorder_steps if s not in rec.logits]
         if missing:
             raise ValueError(

@@ -18,7 +18,15 @@ from .._validation import check_int, check_option, check_random_state, check_rea
 from .efficiency import data_efficiency
 from .powerlaw import FAMILIES, CurveFit, bootstrap_interval, compare_exponents, fit_curve
 
-__all__ = ["REPORT_RANDOM_STATE", "compare_losses", "fit_all", "render_report", "write_report"]
+__all__ = [
+    "REPORT_RANDOM_STATE",
+    "accuracy_table",
+    "compare_losses",
+    "fit_all",
+    "ratio_table",
+    "render_report",
+    "write_report",
+]
 
 #: Seed of the bootstrap intervals in reports and plots, so a rerun prints the same report.
 REPORT_RANDOM_STATE = 0
@@ -53,15 +61,6 @@ def fit_all(result, *, score="loss", n_boot=200, tolerance=0.05, holdout=1, rand
         sizes, vals = result.curve(m, "accuracy" if score == "error" else "loss")
         if score == "error":
             vals = 1.0 - vals
-        if np.nanmin(vals) <= 0:
-            # a perfect cell (loss or error 0) has no logarithm: no law, but the rest of
-            # the report (accuracy, data ratios) still stands
-            means = tuple(float(v) for v in np.nanmean(vals, axis=1))
-            fits[m] = CurveFit(
-                tuple(int(s) for s in sizes), means, int(vals.shape[1]), (), {}, None, None, tolerance,
-                f"a {score} of 0 at some size cannot be fitted in log space",
-            )  # fmt: skip
-            continue
         fits[m] = fit_curve(
             sizes, vals, holdout=holdout, tolerance=tolerance, n_boot=n_boot, random_state=rng
         )
@@ -572,3 +571,60 @@ def write_report(
     )
     save_text(path, text)
     return path
+
+
+def accuracy_table(result, *, width=22) -> str:
+    """Plain-text table of mean test accuracy ± std over seeds, a row per method.
+
+    Parameters
+    ----------
+    result : ScalingResult
+    width : int, default 22
+        Width of the method column.
+
+    Returns
+    -------
+    str
+    """
+    summary = {(r["method"], r["size"]): r for r in result.summary()}
+    lines = [f"{'mean test accuracy':{width}s}" + "".join(f"{s:>14d}" for s in result.sizes)]
+    for m in result.methods:
+        cells = "".join(
+            f"{summary[(m, s)]['accuracy_mean']:>8.3f}±{summary[(m, s)]['accuracy_std']:.3f}"
+            if (m, s) in summary
+            else f"{'-':>14s}"
+            for s in result.sizes
+        )
+        lines.append(f"{m:{width}s}{cells}")
+    return "\n".join(lines)
+
+
+def ratio_table(result, *, baseline="random", width=22) -> str:
+    """Plain-text table of each method's data ratio against ``baseline`` (point values).
+
+    ``"above"`` / ``"below"``: the method's accuracy lies outside the baseline's measured
+    range (see :func:`~.efficiency.data_efficiency`); the intervals are in the report.
+
+    Parameters
+    ----------
+    result : ScalingResult
+    baseline : str, default "random"
+    width : int, default 22
+
+    Returns
+    -------
+    str
+    """
+    lines = [f"{'data ratio vs ' + baseline:{width}s}" + "".join(f"{s:>14d}" for s in result.sizes)]
+    for m in result.methods:
+        if m == baseline:
+            continue
+        rows = {r["size"]: r for r in data_efficiency(result, m, baseline=baseline, n_boot=0)}
+        cells = "".join(
+            f"{rows[s]['ratio']:>14.2f}"
+            if s in rows and rows[s]["ratio"] == rows[s]["ratio"]
+            else f"{(rows[s]['beyond'] or '-') if s in rows else '-':>14s}"
+            for s in result.sizes
+        )
+        lines.append(f"{m:{width}s}{cells}")
+    return "\n".join(lines)

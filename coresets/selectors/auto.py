@@ -159,6 +159,8 @@ class AutoSelector(BaseSelector):
         Xv = self._check_X(X, reset=True)
         n = Xv.shape[0]
         y_arr = _check_y(y, n)
+        # with costs n_samples is a budget, not a count: the policy sees the whole pool
+        # (coverage), and facility location's knapsack greedy spends the budget
         k = _check_n_samples(self.n_samples, n) if sample_cost is None else n
         # labels that give every class at most one row are not classes (regression targets)
         n_classes = None if y_arr is None else np.unique(y_arr).size
@@ -174,8 +176,3 @@ class AutoSelector(BaseSelector):
         self.weights_ = inner.weights_
         self.objective_ = inner.objective_
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = False
-        return tags

@@ -250,7 +250,60 @@ class ModerateSelector(_ScoredSelector):
         return tags
 
 
-class PrototypeSelector(_ScoredSelector):
+class ScoreSelector(_ScoredSelector):
+    """Keep the hardest or the easiest rows by a given score, optionally after skipping the
+    most extreme (:func:`coresets.pruning.score_select`): the pruning papers' baselines.
+
+    Parameters
+    ----------
+    n_samples : int or float, default 0.1
+        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]``.
+    scores : None, array-like of shape (n_rows,) or callable, default None
+        Difficulty (higher is harder); callable: ``scores(X, y)``; None: prototype
+        scores in ``metric``.
+    order : {"hardest", "easiest"}, default "hardest"
+    skip : float in [0, 1), default 0.0
+        Fraction of rows at that end passed over first (e.g. the noisiest hardest rows).
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        For the default scores and ``weights_``.
+    random_state : None, int or numpy Generator
+        Seeds the default scores.
+
+    Attributes
+    ----------
+    ranking_ : ndarray of int64, shape (k,)
+        Chosen rows in ranking order.
+    gains_ : ndarray of float64, shape (k,)
+        Their scores.
+    objective_ : float
+        Their sum.
+    weights_ : ndarray of float64, shape (k,)
+        Nearest-chosen-row counts, summing to n.
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_samples=0.1,
+        *,
+        scores=None,
+        order="hardest",
+        skip=0.0,
+        metric="euclidean",
+        random_state=None,
+    ):
+        self.n_samples = n_samples
+        self.scores = scores
+        self.order = order
+        self.skip = skip
+        self.metric = metric
+        self.random_state = random_state
+
+    def _choose(self, X, k, metric, rng):
+        return score_select(self._row_scores(X, rng), k, order=self.order, skip=self.skip)
+
+
+class PrototypeSelector(ScoreSelector):
     """Self-supervised prototype pruning (Sorscher et al., NeurIPS 2022): rank rows by the
     distance to their nearest k-means centroid (:func:`coresets.scores.prototype_scores`)
     and keep the hardest (far) or easiest (close) ones (:func:`coresets.pruning.score_select`).
@@ -304,59 +357,8 @@ class PrototypeSelector(_ScoredSelector):
         self.metric = metric
         self.random_state = random_state
 
-    def _choose(self, X, k, metric, rng):
-        scores = prototype_scores(X, n_clusters=self.n_clusters, metric=metric, random_state=rng)
-        return score_select(scores, k, order=self.order, skip=self.skip)
-
-
-class ScoreSelector(_ScoredSelector):
-    """Keep the hardest or the easiest rows by a given score, optionally after skipping the
-    most extreme (:func:`coresets.pruning.score_select`): the pruning papers' baselines.
-
-    Parameters
-    ----------
-    n_samples : int or float, default 0.1
-        Rows to choose: an int in ``[1, n]`` or a fraction in ``(0, 1]``.
-    scores : None, array-like of shape (n_rows,) or callable, default None
-        Difficulty (higher is harder); callable: ``scores(X, y)``; None: prototype
-        scores in ``metric``.
-    order : {"hardest", "easiest"}, default "hardest"
-    skip : float in [0, 1), default 0.0
-        Fraction of rows at that end passed over first (e.g. the noisiest hardest rows).
-    metric : {"euclidean", "cosine"}, default "euclidean"
-        For the default scores and ``weights_``.
-    random_state : None, int or numpy Generator
-        Seeds the default scores.
-
-    Attributes
-    ----------
-    ranking_ : ndarray of int64, shape (k,)
-        Chosen rows in ranking order.
-    gains_ : ndarray of float64, shape (k,)
-        Their scores.
-    objective_ : float
-        Their sum.
-    weights_ : ndarray of float64, shape (k,)
-        Nearest-chosen-row counts, summing to n.
-    n_features_in_ : int
-    """
-
-    def __init__(
-        self,
-        n_samples=0.1,
-        *,
-        scores=None,
-        order="hardest",
-        skip=0.0,
-        metric="euclidean",
-        random_state=None,
-    ):
-        self.n_samples = n_samples
-        self.scores = scores
-        self.order = order
-        self.skip = skip
-        self.metric = metric
-        self.random_state = random_state
-
-    def _choose(self, X, k, metric, rng):
-        return score_select(self._row_scores(X, rng), k, order=self.order, skip=self.skip)
+    def _row_scores(self, X, rng) -> np.ndarray:
+        # ScoreSelector's selection over these scores, with the k-means size as a parameter
+        return prototype_scores(
+            X, n_clusters=self.n_clusters, metric=self._check_metric(), random_state=rng
+        )
