@@ -3,9 +3,11 @@
 Parts (``--parts``, comma separated):
 
 ``quality``  N = ``--n-quality`` rows of 64-d blobs in shards. Centralised lazy greedy on
-             the full kNN graph versus RandGreeDi and Sieve-Streaming++ from the shards,
-             all scored as facility location on that same centralised graph (random
-             subsets as the floor).
+             the full kNN graph versus the algorithms of ``--methods`` from the shards
+             (one row per algorithm object: ``greedi`` = ``RandGreeDi()``, ``sample`` =
+             ``SampleGreedy()``, ``sieve`` = ``SieveStreaming()``), all scored as
+             facility location on that same centralised graph, computed once per run
+             (random subsets as the floor).
 ``dask``     The RandGreeDi run of ``quality`` again on a 2-worker LocalCluster: the
              selection must be identical to the in-process one.
 ``big``      N = ``--n-big`` rows (default 10M x 64 float32, ~2.5 GB of shards, generated
@@ -17,6 +19,7 @@ deleted at the end unless ``--keep``.
 
     python benchmarks/bench_streaming.py --parts quality,dask          # 1M quality
     python benchmarks/bench_streaming.py --parts big                   # 10M memory/time
+    python benchmarks/bench_streaming.py --parts quality --methods sample,sieve   # one-pass rows
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def peak_rss_gib() -> float:
 def quality(args, data_dir: Path, rows: list) -> dict:
     from coresets.knn import knn_graph
     from coresets.shards import open_shards
-    from coresets.streaming import RandGreeDi, SieveStreaming, select_from_shards
+    from coresets.streaming import RandGreeDi, SampleGreedy, SieveStreaming, select_from_shards
     from coresets.submodular import FacilityLocation, maximize
 
     path = data_dir / "quality"
@@ -76,12 +79,21 @@ def quality(args, data_dir: Path, rows: list) -> dict:
     rows.append(("centralised lazy greedy", n, k, ref, 1.0, t_central))
 
     out = {}
-    runs = []
-    methods = set(args.methods.split(","))
-    if "greedi" in methods:
-        runs.append(("RandGreeDi (in-process)", RandGreeDi(partition_size=args.partition_size)))
-    if "sieve" in methods:
-        runs.append(("Sieve-Streaming++", SieveStreaming(sample_size=args.sieve_sample)))
+    size = "" if args.sample_size is None else f"sample_size={args.sample_size}"
+    algorithms = {
+        "greedi": ("RandGreeDi (in-process)", RandGreeDi(partition_size=args.partition_size)),
+        "sample": (f"SampleGreedy({size}) (one pass)", SampleGreedy(sample_size=args.sample_size)),
+        "sieve": (
+            f"SieveStreaming({size}) (one pass)",
+            SieveStreaming(sample_size=args.sample_size),
+        ),
+    }
+    methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(algorithms))
+    if unknown:
+        sys.exit(f"--methods: unknown {unknown}; choose from {sorted(algorithms)}")
+    # one row per algorithm object, all against the same centralised reference
+    runs = [algorithms[m] for m in methods]
     for name, algorithm in runs:
         t = time.perf_counter()
         sel = select_from_shards(path, k, algorithm=algorithm, weighting="sample", random_state=0)
@@ -155,9 +167,11 @@ def main(argv=None):
     p.add_argument("--centers", type=int, default=1000)
     p.add_argument("--shard-size", type=int, default=250_000)
     p.add_argument("--partition-size", type=int, default=500_000)
-    p.add_argument("--sieve-sample", type=int, default=None)
+    p.add_argument("--sample-size", type=int, default=None,
+                   help="held sample of sample and sieve (default: each one's own, max(10 k, 10_000))")  # fmt: skip
     p.add_argument("--n-neighbors", type=int, default=32)
-    p.add_argument("--methods", default="greedi,sieve", help="quality part: greedi, sieve")
+    p.add_argument("--methods", default="greedi,sample,sieve",
+                   help="quality part, one row each in this order: greedi, sample, sieve")  # fmt: skip
     p.add_argument("--data-dir", default=str(Path(__file__).parent / "_data" / "streaming"))
     p.add_argument("--keep", action="store_true", help="keep the generated shards")
     p.add_argument("--progress", action="store_true")

@@ -255,7 +255,7 @@ def _print_tables(res, sizes, proxy_seconds):
         "\ndata ratio vs random with 95% bootstrap interval over seeds (<1: needs less data; "
         "'WORSE' when the whole interval is above 1)"
     )
-    print(f"{'method':22s}" + "".join(f"{s:>20d}" for s in sizes))
+    print(f"{'method':22s}" + "".join(f"{s:>26d}" for s in sizes))
     ratios = {}
     for m in res.methods:
         if m == "random":
@@ -269,7 +269,7 @@ def _print_tables(res, sizes, proxy_seconds):
             ci = None if row is None else row.get("ratio_ci")
             if ci and ci[0] > 1:
                 text += " WORSE"
-            cells.append(f"{text:>20s}")
+            cells.append(f"{text:>26s}")  # room for "9.99 [9.99,9.99] WORSE" and a gap
         print(f"{m:22s}" + "".join(cells))
     print(
         f"\ncompute to reach random's accuracy at each size, as a fraction of random's "

@@ -79,6 +79,7 @@ _EXPORTS = {
     "knn_recall": "coresets.knn",
     "select_from_shards": "coresets.streaming",
     "RandGreeDi": "coresets.streaming",
+    "SampleGreedy": "coresets.streaming",
     "SieveStreaming": "coresets.submodular",
     "NearestCenters": "coresets.streaming",
     "SampledNearestCenters": "coresets.streaming",

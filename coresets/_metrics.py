@@ -81,7 +81,13 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
     X = np.asarray(X)
     if dtype is None:
         dtype = X.dtype if X.dtype.kind == "f" else np.float64
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    n = X.shape[0]
+    norms = np.empty(n, dtype=np.float64)
+    # in row blocks: the float64 temporaries stay ~32 MiB however large X is
+    # (at 1M x 384, whole-array float64 copies cost 3 GiB each)
+    for s in range(0, n, _NORM_BLOCK):
+        block = X[s : s + _NORM_BLOCK].astype(np.float64)
+        norms[s : s + _NORM_BLOCK] = np.sqrt(np.einsum("ij,ij->i", block, block))
     huge = np.flatnonzero(np.isinf(norms))
     if huge.size:  # float64 rows past ~1e154: their squares overflow, so scale them first
         top = np.abs(X[huge]).max(axis=1).astype(np.float64)
@@ -95,8 +101,10 @@ def unit_rows(X, *, zero_rows: str = "raise", name: str = "X", dtype=None) -> np
         )
     if zero.size:
         norms[zero] = 1.0
-    scaled = X / norms[:, None] if X.dtype == np.float64 else X.astype(np.float64) / norms[:, None]
-    return np.ascontiguousarray(scaled, dtype=dtype)
+    out = np.empty(X.shape, dtype=dtype)
+    for s in range(0, n, _NORM_BLOCK):
+        out[s : s + _NORM_BLOCK] = X[s : s + _NORM_BLOCK] / norms[s : s + _NORM_BLOCK, None]
+    return out
 
 
 #: Headroom kept below the dtype's largest value: rounding of sums, and the expansion

@@ -298,8 +298,9 @@ def _cmd_select(a):
     t0 = time.perf_counter()
     if path.is_dir():
         sel, n_rows = _select_shards(a)
+        searches = []
     else:
-        sel, n_rows = _select_array(a)
+        sel, n_rows, searches = _select_array(a)
     elapsed = time.perf_counter() - t0
     summary = {
         "input": str(path),
@@ -310,10 +311,20 @@ def _cmd_select(a):
         "seed": a.seed,
         "seconds": round(elapsed, 3),
     }
+    if searches:  # the kNN graphs the selection ran on: index used, sampled recall
+        summary["knn_graphs"] = [s.to_dict() for s in searches]
     out = Path(a.out)
     _write_selection(out, sel, summary)
+    approx = [s for s in searches if s.index != "flat"]
+    note = ""
+    if approx:
+        worst = min(approx, key=lambda s: s.recall)
+        note = (
+            f" (kNN graph: {worst.index}, recall {worst.recall:.3f} on {worst.sample} sampled rows)"
+        )
     print(
-        f"selected {len(sel)} rows in {elapsed:.2f} s -> {out}/indices.npy (summary.json beside it)"
+        f"selected {len(sel)} rows in {elapsed:.2f} s{note} -> {out}/indices.npy "
+        "(summary.json beside it)"
     )
     return 0
 
@@ -442,7 +453,8 @@ def _select_array(a):
             raise UsageError(f"{opt} does not apply to --method {a.method}")
         est.set_params(**{key: val})
     est.fit(X, y)
-    return est.selection_, int(X.shape[0]) if X.ndim else 0
+    searches = list(getattr(est, "graph_searches_", []))
+    return est.selection_, int(X.shape[0]) if X.ndim else 0, searches
 
 
 def _write_selection(out, sel, summary):

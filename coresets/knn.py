@@ -37,21 +37,30 @@ Graph conventions
 
 Indexes
 -------
-``"flat"`` is exact. ``"ivf"`` is ``IndexIVFFlat`` with ``nlist ~ sqrt(n)``
-lists trained on a random sample (``random_state``) and ``nprobe`` lists
-searched per query; queries are searched
-grouped by their nearest list, which keeps the probed lists in cache (about 4x
-faster than input order on 2 cores). ``"hnsw"`` is ``IndexHNSWFlat`` (M=32)
-with ``nprobe`` used as ``efSearch``. With ``nprobe=None`` the search breadth is
-tuned: ``nprobe`` = 8, 16, 32, ... (``efSearch`` = ``max(k, 16)`` times 1, 2, 4, ...)
-until the recall of 256 sampled queries against exact search reaches
-:data:`TARGET_RECALL` (0.95). Clustered data (real embeddings, blobs) stop
-early (blobs at 1M: nprobe 16 of 1000 lists); unclustered high-dimensional data
-need a far wider search: ``index="ivf"`` then goes up to the exhaustive
-``nprobe = nlist``, while ``index="auto"`` switches to exact search once IVF
-would scan more than a quarter of the lists (exact BLAS search is cheaper
-there). ``"auto"`` is exact up to :data:`AUTO_EXACT_MAX` points and IVF past it
-(see ``benchmarks/bench_knn.py``).
+``"flat"`` is exact (FAISS brute force, BLAS). ``"ivf"`` partitions the rows into
+``nlist ~ sqrt(n)`` lists (FAISS k-means on a sample of ``64 * nlist`` rows,
+seeded by ``random_state``) and searches each query's ``nprobe`` nearest lists.
+On the CPU the lists are searched by :func:`_list_search`: the queries that probe
+a list are scored against it with one matrix product and folded into running
+top-k heaps, exact within the probed lists like FAISS's ``IndexIVFFlat`` but at
+BLAS speed (FAISS scans a list one query at a time, about 12x the cost per
+distance at 384-d on 2 cores). :func:`build_index` (an index to search many
+times, and the GPU) builds FAISS's ``IndexIVFFlat``, its queries grouped by
+their nearest list (about 4x faster than input order). ``"hnsw"`` is
+``IndexHNSWFlat`` (M=32) with ``nprobe`` used as ``efSearch``.
+
+With ``nprobe=None`` the search breadth is tuned until the recall of 256
+sampled queries against exact search reaches :data:`TARGET_RECALL` (0.95). For
+the list search this is one exact search of the sample: a neighbour is found
+exactly when its list is among the query's ``nprobe`` nearest, so the recall of
+every ``nprobe`` is known at once and the smallest one reaching the target is
+taken. (FAISS indexes try ``nprobe`` = 8, 16, 32, ... and HNSW ``efSearch`` =
+``max(k, 16)`` times 1, 2, 4, ...) ``"auto"`` is exact up to
+:data:`AUTO_EXACT_MAX` points; past it, the list search, unless the tuned search
+would compute more than :data:`LIST_SEARCH_MAX_SHARE` of exact search's
+distances (unclustered data), where exact search is cheaper: ``"auto"`` is then
+exact, so it is never far slower than exact search (see
+``benchmarks/bench_knn.py --data embedding --peers``).
 
 A FAISS GPU index is used when ``device`` resolves to CUDA and FAISS was built
 with GPU support (``faiss.get_num_gpus() > 0``); otherwise the CPU index.
@@ -63,6 +72,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,10 +83,12 @@ from ._validation import check_array_2d, check_int, check_random_state
 __all__ = [
     "knn_graph",
     "knn_recall",
+    "GraphSearch",
     "prepare",
     "build_index",
     "search",
     "search_batches",
+    "nearest",
     "closeness",
     "to_similarity",
     "gaussian_bandwidth",
@@ -277,6 +289,136 @@ def _build_index(X, metric, index, on_gpu, nprobe, k, rng, exact_fallback=False)
     return idx, index
 
 
+#: ``index="auto"`` keeps exact search when the list search would compute more than
+#: this share of the ``n^2`` distances of exact search. Per distance, the list search
+#: costs about 1.8x exact BLAS search (its blocks are smaller and it keeps heaps):
+#: measured at 100k x 384 (1 thread): exact 110 CPU s, list search 22 CPU s at 0.113
+#: of the distances. At half of them the two break even.
+LIST_SEARCH_MAX_SHARE = 0.5
+
+#: Queries scored against one list per matrix product (bounds the block of scores).
+_LIST_BLOCK = 4096
+
+
+def _train_lists(X, metric, nlist, rng):
+    """IVF list centroids: FAISS k-means on a sample of ``64 * nlist`` rows."""
+    import faiss
+
+    n, d = X.shape
+    n_train = min(n, 64 * nlist)
+    train = X if n_train == n else X[np.sort(rng.choice(n, n_train, replace=False))]
+    clus = faiss.Clustering(d, nlist)
+    clus.seed = int(rng.integers(2**31 - 1))
+    clus.spherical = metric == "cosine"
+    clus.train(train, faiss.IndexFlat(d, faiss_metric(metric)))
+    return faiss.vector_to_array(clus.centroids).reshape(nlist, d).astype(np.float32)
+
+
+def _probe_lists(X, centroids, metric, m, batch=65_536):
+    """Each row's ``m`` nearest lists (int32, nearest first), in batches."""
+    import faiss
+
+    n = X.shape[0]
+    out = np.empty((n, m), dtype=np.int32)
+    for s in range(0, n, batch):
+        _, lists = faiss.knn(X[s : s + batch], centroids, m, metric=faiss_metric(metric))
+        out[s : s + batch] = lists
+    return out
+
+
+def _tune_nprobe(base, queries, centroids, sizes, k, metric, rng, primary):
+    """Smallest nprobe whose sampled recall reaches TARGET_RECALL, and its cost.
+
+    The list search is exact within the lists it probes, so a sampled query's recall
+    at ``nprobe`` is the share of its exact neighbours whose list is among its
+    ``nprobe`` nearest lists: one exact search of the sample gives the recall of
+    every ``nprobe`` at once. Returns ``(nprobe, share)``, ``share`` the estimated
+    share of exact search's distances (``n_queries * n_base``) the search computes.
+    """
+    import faiss
+
+    nlist = centroids.shape[0]
+    fm = faiss_metric(metric)
+    sample = queries[
+        np.sort(rng.choice(len(queries), min(len(queries), _TUNE_QUERIES), replace=False))
+    ]
+    _, ref = faiss.knn(sample, base, k, metric=fm)  # exact
+    _, ranking = faiss.knn(sample, centroids, nlist, metric=fm)
+    rank_of = np.empty_like(ranking)
+    rank_of[np.arange(len(sample))[:, None], ranking] = np.arange(nlist)
+    found = ref >= 0
+    ranks = np.take_along_axis(rank_of, primary[np.where(found, ref, 0)], axis=1)[found]
+    hits = np.bincount(ranks, minlength=nlist).cumsum() / max(1, ranks.size)
+    nprobe = min(int(np.searchsorted(hits, TARGET_RECALL - 1e-12)) + 1, nlist)
+    scanned = sizes[ranking[:, :nprobe]].sum(axis=1).mean()
+    return nprobe, float(scanned) / len(base)
+
+
+def _list_search(base, k, metric, nprobe, rng, exact_fallback, progress, queries=None):
+    """The ``k`` nearest rows of ``base`` for every query, IVF lists scored by matrix products.
+
+    FAISS's IVF scans its lists one query at a time, which costs about 12x a BLAS
+    exact search per distance on 2 cores (384-d: 2.8e6 against 3.4e7 distances per
+    second). Here the queries that probe a list are scored against it together,
+    ``queries[rows] @ base[members].T``, and each row is folded into the query's
+    running top-k: the same candidates as FAISS IVF with the same lists and
+    ``nprobe`` (exact within them), at BLAS speed.
+
+    ``queries=None`` searches ``base`` against itself (the graph), reusing the base's
+    list assignment for the queries. Returns ``(D, I)`` as :func:`search` would (best
+    first; -1 / -inf or +inf pads), or None when ``exact_fallback`` and the tuned
+    search would compute more than ``LIST_SEARCH_MAX_SHARE`` of exact search's distances.
+    """
+    from tqdm.auto import tqdm
+
+    from . import _knn_kernels as kern
+
+    self_search = queries is None
+    queries = base if self_search else queries
+    nlist = _nlist(base.shape[0])
+    centroids = _train_lists(base, metric, nlist, rng)
+    # Each base row's nearest list first; the queries' nprobe nearest once nprobe is
+    # known (a top-32 FAISS search over the centroids costs more than a second top-1).
+    primary = _probe_lists(base, centroids, metric, 1)[:, 0]
+    sizes = np.bincount(primary, minlength=nlist)
+    if nprobe is None:
+        nprobe, share = _tune_nprobe(base, queries, centroids, sizes, k, metric, rng, primary)
+        if exact_fallback and share > LIST_SEARCH_MAX_SHARE:
+            return None
+    nprobe = min(nprobe, nlist)
+    if self_search and nprobe == 1:
+        lists = primary[:, None]
+    else:
+        lists = _probe_lists(queries, centroids, metric, nprobe)
+    member_start, members = kern.group_by_list(primary[:, None], nlist)
+    query_start, query_rows = kern.group_by_list(lists, nlist)
+    del lists
+    sq_norms = np.einsum("ij,ij->i", base, base) if metric == "euclidean" else None
+    q = queries.shape[0]
+    keys = np.full((q, k), -np.inf, dtype=np.float32)
+    ids = np.full((q, k), -1, dtype=np.int32)
+    with tqdm(total=q * nprobe, desc="kNN (ivf lists)", unit="pt", disable=not progress) as bar:
+        for L in range(nlist):
+            mids = members[member_start[L] : member_start[L + 1]]
+            rows = query_rows[query_start[L] : query_start[L + 1]]
+            if mids.size == 0 or rows.size == 0:
+                bar.update(rows.size)
+                continue
+            base_t = np.ascontiguousarray(base[mids].T)
+            for s in range(0, rows.size, _LIST_BLOCK):
+                block = rows[s : s + _LIST_BLOCK]
+                scores = queries[block] @ base_t
+                if sq_norms is not None:  # rank by -||q - x||^2 = 2 q.x - ||x||^2 - ||q||^2
+                    scores *= 2.0
+                    scores -= sq_norms[mids]
+                kern.fold_top_k(scores, block, mids, keys, ids)
+                bar.update(block.size)
+    kern.sort_heaps(keys, ids)
+    if sq_norms is not None:  # back to FAISS's squared distances (+inf pads)
+        keys = np.einsum("ij,ij->i", queries, queries)[:, None] - keys
+    return keys, ids.astype(np.int64)
+
+
 def build_index(
     base,
     metric: str,
@@ -315,12 +457,7 @@ def build_index(
     return _make_index(base, metric, index, device, nprobe, random_state, k, "k")[0]
 
 
-def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
-    """:func:`build_index`, also returning the index kind actually built.
-
-    ``k_name`` names ``k`` in errors: ``"k"`` here, ``"n_neighbors"`` for :func:`knn_graph`.
-    """
-    metric = check_metric(metric)
+def _check_prepared(base, name):
     if not (
         isinstance(base, np.ndarray)
         and base.ndim == 2
@@ -328,13 +465,30 @@ def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
         and base.flags.c_contiguous
         and base.shape[0] > 0
     ):
-        raise ValueError("base must be a non-empty 2-D float32 C-contiguous array from prepare()")
-    if not isinstance(index, str) or index not in _INDEXES:
-        raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
+        raise ValueError(
+            f"{name} must be a non-empty 2-D float32 C-contiguous array from prepare()"
+        )
+
+
+def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
+    """:func:`build_index`, also returning the index kind actually built.
+
+    ``k_name`` names ``k`` in errors: ``"k"`` here, ``"n_neighbors"`` for :func:`knn_graph`.
+    """
+    metric = check_metric(metric)
+    _check_prepared(base, "base")
     k = check_int(k, k_name, low=1)
     if nprobe is not None:
         nprobe = check_int(nprobe, "nprobe", low=1)
     rng = check_random_state(random_state)
+    on_gpu, index, auto = _choose_index(base.shape[0], index, device, k, k_name)
+    return _build_index(base, metric, index, on_gpu, nprobe, k, rng, auto)
+
+
+def _choose_index(n, index, device, k, k_name):
+    """``(on_gpu, index, auto)``: the device and the index kind ``"auto"`` resolves to."""
+    if not isinstance(index, str) or index not in _INDEXES:
+        raise ValueError(f"index must be one of {_INDEXES}, got {index!r}")
     on_gpu = _resolve_faiss_device(device) == "gpu"
     if on_gpu and k > _GPU_MAX_K:
         if not (isinstance(device, str) and device == "auto"):
@@ -342,11 +496,10 @@ def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
                 f"{k_name}={k} exceeds the FAISS GPU limit of {_GPU_MAX_K}; use device='cpu'"
             )
         on_gpu = False
-    n = base.shape[0]
     auto = index == "auto"
     if auto:
         index = "flat" if n <= (AUTO_EXACT_MAX_GPU if on_gpu else AUTO_EXACT_MAX) else "ivf"
-    return _build_index(base, metric, index, on_gpu, nprobe, k, rng, auto)
+    return on_gpu, index, auto
 
 
 def search_batches(
@@ -393,12 +546,17 @@ def search_batches(
 
 def _check_search(index, queries, k):
     """``(queries, k)`` checked against ``index``: FAISS asserts, naming nothing, otherwise."""
-    k = check_int(k, "k", low=1)
     d = getattr(index, "d", None)
     if d is None:
         raise TypeError(
             f"index must be a FAISS index from build_index(), got {type(index).__name__}"
         )
+    return _check_queries(queries, d, k, "the index")
+
+
+def _check_queries(queries, d, k, against):
+    """``(queries, k)``: prepared float32 rows of width ``d`` and a positive ``k``."""
+    k = check_int(k, "k", low=1)
     if not (
         isinstance(queries, np.ndarray)
         and queries.ndim == 2
@@ -410,7 +568,7 @@ def _check_search(index, queries, k):
             f"{type(queries).__name__} of shape {getattr(queries, 'shape', None)}"
         )
     if queries.shape[1] != d:
-        raise ValueError(f"queries have {queries.shape[1]} features but the index has {d}")
+        raise ValueError(f"queries have {queries.shape[1]} features but {against} has {d}")
     return queries, k
 
 
@@ -619,7 +777,8 @@ def knn_graph(
     random_state=None,
     progress: bool = False,
     zero_rows: str = "raise",
-) -> sp.csr_matrix:
+    return_search: bool = False,
+):
     """Build a k-nearest-neighbour similarity graph with FAISS.
 
     Parameters
@@ -647,12 +806,18 @@ def knn_graph(
     zero_rows : {"raise", "keep"}, default "raise"
         Cosine only (see :func:`prepare`): ``"keep"`` gives a zero row similarity 0 to
         every other row, so it covers only itself (its self edge).
+    return_search : bool, default False
+        Also return a :class:`GraphSearch`: the index actually used and, for an
+        approximate one, the recall of this graph on ``SEARCH_RECALL_SAMPLE`` rows
+        (an exact search of those rows: about 1% of the build at 1M rows).
 
     Returns
     -------
     graph : scipy.sparse.csr_matrix of shape (n_rows, n_rows), float32
         Row ``i`` holds ``i``'s similarities to its neighbours (self included), sorted
         column indices, all entries >= 0.
+    search : GraphSearch
+        Only with ``return_search=True``.
     """
     X = prepare(X, metric, zero_rows=zero_rows)
     metric = check_metric(metric)
@@ -667,19 +832,148 @@ def knn_graph(
         )
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", low=1)  # fail before the index build
-    idx, index = _make_index(X, metric, index, device, nprobe, random_state, k, "n_neighbors")
+    batches, kind = _self_search(
+        X, k, metric, index, device, nprobe, random_state, batch_size, progress
+    )
     # The CSR arrays are filled batch by batch (int32 columns while n allows), so
-    # peak memory is the index plus n * k * 8 bytes, not several (n, k) int64 temporaries.
+    # peak memory is the search's plus n * k * 8 bytes, not several (n, k) int64 temporaries.
     cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
     vals = np.empty((n, k), dtype=np.float32)
-    batches = search_batches(
-        idx, X, k, batch_size=batch_size, progress=progress, desc=f"kNN ({index})"
-    )
     for rows, D, I in batches:
         cols[rows], vals[rows] = _finish_rows(X, rows, I, D, metric)
     if metric == "euclidean":
         _gaussian_kernel(cols, vals)
-    return _pack_csr(cols, vals)
+    graph = _pack_csr(cols, vals)
+    if not return_search:
+        return graph
+    if kind == "flat":
+        return graph, GraphSearch("flat", 1.0, 0)
+    sample = min(n, SEARCH_RECALL_SAMPLE)
+    # a fixed sample, not drawn from random_state: asking for the recall changes nothing else
+    recall = knn_recall(X, graph, sample=sample, metric=metric, random_state=0)
+    return graph, GraphSearch(kind, recall, sample)
+
+
+def _searcher(base, queries, k, k_name, metric, index, device, nprobe, random_state, progress):
+    """``(found, idx, kind)``: list-search results, or a FAISS index to search.
+
+    IVF on the CPU is the list search (:func:`_list_search`): ``found`` is its
+    ``(D, I)`` and ``idx`` None. Exact search, HNSW, every GPU index, and an IVF whose
+    list search would cost more than exact search (``"auto"``) give ``found`` None
+    and the filled FAISS index (:func:`_build_index`).
+    """
+    if nprobe is not None:
+        nprobe = check_int(nprobe, "nprobe", low=1)
+    rng = check_random_state(random_state)
+    on_gpu, index, auto = _choose_index(base.shape[0], index, device, k, k_name)
+    if index == "ivf" and not on_gpu:
+        found = _list_search(base, k, metric, nprobe, rng, auto, progress, queries=queries)
+        if found is not None:
+            return found, None, "ivf"
+        index = "flat"
+    idx, index = _build_index(base, metric, index, on_gpu, nprobe, k, rng, auto)
+    return None, idx, index
+
+
+def _self_search(X, k, metric, index, device, nprobe, random_state, batch_size, progress):
+    """Every row's ``k`` nearest rows of ``X``: ``(rows, D, I)`` batches and the index kind."""
+    found, idx, kind = _searcher(
+        X, None, k, "n_neighbors", metric, index, device, nprobe, random_state, progress
+    )
+    if found is None:
+        batches = search_batches(
+            idx, X, k, batch_size=batch_size, progress=progress, desc=f"kNN ({kind})"
+        )
+        return batches, kind
+    step = _DEFAULT_BATCH if batch_size is None else batch_size
+    D, I = found
+    batches = (
+        (np.arange(s, min(s + step, len(X))), D[s : s + step], I[s : s + step])
+        for s in range(0, len(X), step)
+    )
+    return batches, kind
+
+
+@dataclass(frozen=True)
+class GraphSearch:
+    """How :func:`knn_graph` found the neighbours (``knn_graph(..., return_search=True)``).
+
+    Attributes
+    ----------
+    index : {"flat", "ivf", "hnsw"}
+        The search actually run (what ``index="auto"`` resolved to).
+    recall : float
+        :func:`knn_recall` of the graph built, on ``sample`` random rows; 1.0 for exact
+        search (not measured).
+    sample : int
+        Rows the recall was measured on (0 for exact search).
+    """
+
+    index: str
+    recall: float
+    sample: int
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "recall": round(self.recall, 4), "sample": self.sample}
+
+
+#: Rows on which ``return_search=True`` measures an approximate graph's recall.
+SEARCH_RECALL_SAMPLE = 256
+
+
+def nearest(
+    base,
+    queries,
+    k: int,
+    *,
+    metric: str,
+    index: str = "auto",
+    device="auto",
+    nprobe: int | None = None,
+    random_state=None,
+    batch_size: int | None = None,
+    progress: bool = False,
+):
+    """The ``k`` nearest rows of ``base`` for every query, the index chosen as in :func:`knn_graph`.
+
+    For one search of many queries (the sharded merge's candidates against a chunk of
+    rows): on the CPU, IVF is the list search, which scores the queries probing each
+    list with one matrix product (about 3x FAISS IVF at 384-d on 2 cores). To search
+    one index many times, use :func:`build_index` and :func:`search`.
+
+    Parameters
+    ----------
+    base : ndarray of float32, shape (n_base, n_features)
+        Rows from :func:`prepare` with ``metric``.
+    queries : ndarray of float32, shape (q, n_features)
+        Rows from :func:`prepare` with ``metric``.
+    k : int
+        Neighbours per query, ``1 <= k <= n_base``.
+    metric : {"cosine", "euclidean", "dot"}
+    index, device, nprobe, random_state :
+        As in :func:`build_index`; ``nprobe=None`` tunes the search on sampled queries.
+    batch_size : int, optional
+        Queries per FAISS call where FAISS searches (default 16384).
+    progress : bool, default False
+
+    Returns
+    -------
+    D : ndarray of float32, shape (q, k)
+        FAISS scores, best first (inner products; squared distances for euclidean).
+    I : ndarray of int64, shape (q, k)
+        Rows of ``base``, -1 where fewer than ``k`` were found.
+    """
+    metric = check_metric(metric)
+    _check_prepared(base, "base")
+    queries, k = _check_queries(queries, base.shape[1], k, "base")
+    if k > base.shape[0]:
+        raise ValueError(f"k must be <= the rows of base ({base.shape[0]}), got {k}")
+    found, idx, _ = _searcher(
+        base, queries, k, "k", metric, index, device, nprobe, random_state, progress
+    )
+    if found is not None:
+        return found
+    return search(idx, queries, k, batch_size=batch_size, progress=progress)
 
 
 def _finish_rows(X, rows, I, D, metric):

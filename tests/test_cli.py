@@ -451,3 +451,14 @@ def test_dedup_subcommand_matches_the_function(tmp_path):
     assert len(ref.removed) >= 40
     assert json.loads((out / "summary.json").read_text())["removed"] == len(ref.removed)
     assert main(["dedup", "--input", str(tmp_path / "nope.npy"), "--out", str(out)]) == 1
+
+
+def test_select_summary_reports_the_knn_graph(tmp_path):
+    X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "sel"
+    rc = main(["select", "--input", str(tmp_path / "X.npy"), "--n-samples", "10%",
+               "--n-neighbors", "8", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["knn_graphs"] == [{"index": "flat", "recall": 1.0, "sample": 0}]

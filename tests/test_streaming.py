@@ -19,11 +19,13 @@ from coresets.shards import open_shards
 from coresets.streaming import (
     Checkpoint,
     RandGreeDi,
+    SampleGreedy,
     SieveStreaming,
     _plan,
     greedi,
     select_from_shards,
 )
+from coresets.streaming import sample as sample_driver
 from coresets.submodular import (
     FacilityLocation,
     FeatureBased,
@@ -323,10 +325,13 @@ def test_sieve_from_shards(shards):
 # --------------------------------------------------------------------------- checkpoints
 
 
-@pytest.mark.parametrize("algorithm", ["greedi", "sieve"])
+@pytest.mark.parametrize("algorithm", ["greedi", "sample", "sieve"])
 def test_resume_after_failure_gives_uninterrupted_result(shards, tmp_path, monkeypatch, algorithm):
     root, _ = shards
-    algo = RandGreeDi(n_partitions=3) if algorithm == "greedi" else SieveStreaming()
+    algo = {"greedi": RandGreeDi(n_partitions=3), "sample": SampleGreedy(sample_size=100),
+            "sieve": SieveStreaming()}[algorithm]  # fmt: skip
+    if algorithm == "sample":
+        monkeypatch.setattr(sample_driver, "CHUNK_ROWS", 1)  # a save per shard, to crash at
     kw = dict(random_state=5, algorithm=algo)
     full = select_from_shards(root, 15, **kw)
     ckpt = tmp_path / "ckpt"
@@ -571,6 +576,7 @@ def test_checkpoint_of_another_run_is_refused_naming_the_difference(tmp_path):
             "algorithm.optimizer",
         ),  # fmt: skip
         (dict(algorithm=SieveStreaming()), "algorithm"),
+        (dict(algorithm=SampleGreedy()), "algorithm"),
     ]
     for change, what in cases:
         kw = dict(data=vec, k=12, algorithm=algo, checkpoint_dir=ckpt, random_state=1) | change
@@ -597,7 +603,7 @@ def test_algorithm_seed_over_shards_is_refused_not_ignored(tmp_path):
         select_from_shards(shards, 5, algorithm=RandGreeDi(random_state=0))
 
 
-@pytest.mark.parametrize("algorithm", ["greedi", "sieve"])
+@pytest.mark.parametrize("algorithm", ["greedi", "sample", "sieve"])
 def test_a_zero_row_in_a_shard_is_kept_under_cosine(tmp_path, algorithm):
     # the documented sharded policy: a zero row has similarity 0 to everything and covers
     # only itself; it must not abort the run (it did for RandGreeDi's per-part graphs)
@@ -606,7 +612,7 @@ def test_a_zero_row_in_a_shard_is_kept_under_cosine(tmp_path, algorithm):
     shards = write_shards(tmp_path / "npy", X, [300, 300])
     sel = select_from_shards(shards, 20, algorithm=algorithm, random_state=0)
     # a sieve may stop short of k (its best threshold's solution need not fill up)
-    assert len(sel) == 20 if algorithm == "greedi" else 0 < len(sel) <= 20
+    assert len(sel) == 20 if algorithm != "sieve" else 0 < len(sel) <= 20
     assert np.isfinite(sel.gains).all() and sel.weights.sum() == 600
     with pytest.raises(ValueError, match="zero rows"):
         knn_graph(X, n_neighbors=8)  # in memory the default stays an error
@@ -620,3 +626,218 @@ def test_shard_only_sample_size_is_refused_in_memory_not_ignored(cls):
     f = FacilityLocation(np.eye(6))
     with pytest.raises(ValueError, match="sample_size: .* over shards"):
         maximize(f, 2, cls(sample_size=3))
+
+
+# --------------------------------------------------------------------------- SampleGreedy (issue 13)
+
+
+def test_sample_greedy_hand_checked(tmp_path):
+    # two groups of three directions; each middle row is the closest to both others, and
+    # with n_neighbors=3 a row's list is its own group: lazy greedy must take the middles
+    a = np.deg2rad([0.0, 5.0, 11.0, 80.0, 85.0, 91.0])
+    X = np.stack([np.cos(a), np.sin(a)], axis=1).astype(np.float32)
+    root = write_shards(tmp_path / "s", X, [3, 3])
+    algo = SampleGreedy(sample_size=6, n_neighbors=3)
+    sel = select_from_shards(root, 2, algorithm=algo, weighting=None, random_state=0)
+    assert sorted(sel.indices.tolist()) == [1, 4]
+    # objective: each middle row covers itself (1) and its two neighbours (cos of the gap)
+    expected = 2 * (1.0 + np.cos(np.deg2rad(5.0)) + np.cos(np.deg2rad(6.0)))
+    assert sel.objective == pytest.approx(expected, rel=1e-6)
+    assert sel.gains.sum() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_sample_greedy_with_every_row_held_is_centralised_greedy(tmp_path, metric):
+    # with the whole data as the sample, each candidate's rows are the centralised kNN
+    # graph's rows (small shards: exact indexes), so the result is centralised lazy greedy
+    X = blobs(300, d=6, centers=8, seed=2)
+    root = write_shards(tmp_path / "s", X, [100, 120, 80])
+    algo = SampleGreedy(sample_size=300, n_neighbors=8, metric=metric)
+    sel = select_from_shards(root, 12, algorithm=algo, weighting=None, random_state=1)
+    graph = knn_graph(X, n_neighbors=8, metric=metric)
+    ref = maximize(FacilityLocation(graph), 12, LazyGreedy())
+    np.testing.assert_array_equal(sel.indices, ref.indices)
+    assert sel.objective == pytest.approx(ref.objective, rel=1e-5)
+
+
+def test_sample_greedy_candidates_come_from_the_sample_and_repeat(shards):
+    root, _ = shards
+    algo = SampleGreedy(sample_size=60)
+    sel = select_from_shards(root, 15, algorithm=algo, weighting=None, random_state=7)
+    assert len(sel) == 15 and np.unique(sel.indices).size == 15
+    assert np.isin(sel.indices, _plan.sample_rows(1200, 60, 7)).all()
+    again = select_from_shards(root, 15, algorithm=algo, weighting=None, random_state=7)
+    np.testing.assert_array_equal(sel.indices, again.indices)
+    assert sel.objective == again.objective
+    other = select_from_shards(root, 15, algorithm=algo, weighting=None, random_state=8)
+    assert not np.array_equal(np.sort(sel.indices), np.sort(other.indices))
+
+
+def test_sample_and_sieve_are_separate_algorithms(shards, tmp_path):
+    root, _ = shards
+    by_name = select_from_shards(root, 20, algorithm="sample", weighting=None, random_state=0)
+    default = select_from_shards(root, 20, algorithm=SampleGreedy(), weighting=None, random_state=0)
+    np.testing.assert_array_equal(by_name.indices, default.indices)
+    assert len(by_name) == 20  # the sample (all 1,200 rows here) holds k candidates
+    # "sieve" is Sieve-Streaming++ again: the compiled kernel fed shard by shard
+    sieve = select_from_shards(root, 20, algorithm="sieve", weighting=None, random_state=0,
+                               checkpoint_dir=tmp_path / "ck")  # fmt: skip
+    assert 0 < len(sieve) <= 20 and np.unique(sieve.indices).size == len(sieve)
+    assert sorted(p.stem for p in (tmp_path / "ck").glob("*.npz")) == ["sieve_000002"]
+    with pytest.raises(TypeError, match="candidates"):
+        SieveStreaming(candidates="sample")
+    assert "candidates" not in repr(SieveStreaming())
+
+
+@pytest.mark.parametrize("algo_cls", [SampleGreedy, SieveStreaming])
+def test_one_pass_state_does_not_grow_with_the_rows(tmp_path, monkeypatch, algo_cls):
+    # what is kept between shards (the checkpointed state) has the same arrays at 3x the rows
+    real_save = Checkpoint.save
+    shapes = {}
+
+    def recording_save(self, name, **arrays):
+        shapes.setdefault(self.directory.parent.name, []).append(
+            {key: np.asarray(v).shape for key, v in arrays.items()}
+        )
+        real_save(self, name, **arrays)
+
+    monkeypatch.setattr(Checkpoint, "save", recording_save)
+    monkeypatch.setattr(sample_driver, "CHUNK_ROWS", 1)  # one chunk per shard, as the sieve
+    algo = algo_cls(sample_size=50, n_neighbors=8)
+    for n in (600, 1800):
+        root = write_shards(tmp_path / f"n{n}" / "s", blobs(n, seed=n), [n // 3] * 3)
+        select_from_shards(root, 10, algorithm=algo, weighting=None, random_state=0,
+                           checkpoint_dir=tmp_path / f"n{n}" / "ck")  # fmt: skip
+    small, large = shapes["n600"], shapes["n1800"]
+    assert len(small) == len(large) == 3  # one state per shard
+    assert small == large
+    if algo_cls is SampleGreedy:
+        assert small[0] == {"keys": (50, 8), "ids": (50, 8)}
+
+
+@pytest.mark.parametrize("algo_cls", [SampleGreedy, SieveStreaming])
+def test_one_pass_resumes_after_a_crash_mid_pass(shards, tmp_path, monkeypatch, algo_cls):
+    root, _ = shards
+    monkeypatch.setattr(sample_driver, "CHUNK_ROWS", 1)  # a checkpoint after every shard
+    kw = dict(random_state=5, algorithm=algo_cls(), weighting=None)
+    full = select_from_shards(root, 15, **kw)
+    real_save = Checkpoint.save
+    crash_at = {SampleGreedy: "sample_neighbors_000001", SieveStreaming: "sieve_000001"}[algo_cls]
+
+    def failing_save(self, name, **arrays):
+        real_save(self, name, **arrays)
+        if name == crash_at:
+            raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(Checkpoint, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        select_from_shards(root, 15, checkpoint_dir=tmp_path / "ck", **kw)
+    monkeypatch.setattr(Checkpoint, "save", real_save)
+    # killed between saving shard 1 and dropping shard 0's state: the rerun takes the last
+    assert sorted(p.stem for p in (tmp_path / "ck").glob("*.npz")) == [
+        crash_at.replace("1", "0"),
+        crash_at,
+    ]
+    resumed = select_from_shards(root, 15, checkpoint_dir=tmp_path / "ck", **kw)
+    np.testing.assert_array_equal(resumed.indices, full.indices)
+    assert resumed.objective == full.objective
+
+
+def test_sample_greedy_chunking_does_not_change_the_result(shards, monkeypatch):
+    # small shards: exact indexes whichever way they are grouped, and merge_top is order-free
+    root, _ = shards
+    algo = SampleGreedy(sample_size=80)
+    whole = select_from_shards(root, 10, algorithm=algo, weighting=None, random_state=3)
+    monkeypatch.setattr(sample_driver, "CHUNK_ROWS", 1)
+    per_shard = select_from_shards(root, 10, algorithm=algo, weighting=None, random_state=3)
+    np.testing.assert_array_equal(whole.indices, per_shard.indices)
+    assert whole.objective == pytest.approx(per_shard.objective, rel=1e-6)
+
+
+def test_sample_greedy_chunk_rows_is_part_of_the_checkpoint_identity(shards, tmp_path, monkeypatch):
+    # on large shards the chunks decide which rows share an IVF index: another CHUNK_ROWS
+    # may give other lists, so its checkpoint must not be resumed
+    root, _ = shards
+    kw = dict(algorithm=SampleGreedy(sample_size=80), weighting=None, random_state=3,
+              checkpoint_dir=tmp_path / "ck")  # fmt: skip
+    select_from_shards(root, 10, **kw)
+    monkeypatch.setattr(sample_driver, "CHUNK_ROWS", 1)
+    with pytest.raises(ValueError, match=r"differs in: [^)]*\balgorithm\.chunk_rows\b"):
+        select_from_shards(root, 10, **kw)
+
+
+def test_sample_greedy_bad_options_name_themselves(shards):
+    root, _ = shards
+    for kwargs, error, match in [
+        (dict(sample_size=0), ValueError, "sample_size must be >= 1"),
+        (dict(sample_size=2.5), TypeError, "sample_size must be an integer"),
+        (dict(n_neighbors=0), ValueError, "n_neighbors must be >= 1"),
+        (dict(metric="l1"), ValueError, "metric"),
+        (dict(optimizer="fastest"), ValueError, "optimizer must be one of"),
+        (dict(optimizer=42), TypeError, "optimizer must be one of"),
+        (dict(random_state=-1), ValueError, "random_state"),
+    ]:
+        with pytest.raises(error, match=match):
+            SampleGreedy(**kwargs)
+    with pytest.raises(ValueError, match=r"sample_size: .*sample_size >= k = 20, got 10"):
+        select_from_shards(root, 20, algorithm=SampleGreedy(sample_size=10))
+    # the sieve may hold fewer sample points than it picks rows
+    sel = select_from_shards(root, 20, algorithm=SieveStreaming(sample_size=10), weighting=None)
+    assert 0 < len(sel) <= 20
+    with pytest.raises(ValueError, match=r"algorithm: .*select_from_shards\(\.\.\., random_state"):
+        select_from_shards(root, 5, algorithm=SampleGreedy(random_state=0))
+
+
+@pytest.mark.parametrize("algorithm", ["sample", "sieve"])
+def test_one_pass_all_zero_similarities_are_refused(tmp_path, algorithm):
+    root = write_shards(tmp_path / "s", np.zeros((40, 3), np.float32), [20, 20])
+    algo = {"sample": SampleGreedy, "sieve": SieveStreaming}[algorithm](metric="dot")
+    with pytest.raises(ValueError, match="every similarity in the .* is 0"):
+        select_from_shards(root, 5, algorithm=algo, weighting=None, random_state=0)
+
+
+@pytest.mark.parametrize("name,f", _functions(), ids=[n for n, _ in _functions()])
+def test_sample_greedy_in_memory_with_every_element_is_the_inner_optimizer(name, f):
+    for inner in (LazyGreedy(), StochasticGreedy(epsilon=0.2, random_state=4)):
+        ref = maximize(f, 8, inner)
+        for size in (None, f.n, 10 * f.n):  # the default holds min(n, 10_000) elements
+            got = maximize(f, 8, SampleGreedy(sample_size=size, optimizer=inner, random_state=0))
+            np.testing.assert_array_equal(got.indices, ref.indices)
+            np.testing.assert_array_equal(got.gains, ref.gains)
+            assert got.objective == ref.objective
+    # an initial subset counts, as for the inner optimiser
+    ref = maximize(f, 5, LazyGreedy(), initial_subset=[0, 1])
+    got = maximize(f, 5, SampleGreedy(), initial_subset=[0, 1])
+    np.testing.assert_array_equal(got.indices, ref.indices)
+    assert got.objective == ref.objective
+
+
+def test_sample_greedy_in_memory_picks_sampled_elements_and_repeats():
+    rng = np.random.default_rng(5)
+    S = rng.uniform(size=(80, 120))  # 80 candidates covering 120 points; no ties
+    f = FacilityLocation(S)
+    before = _global_rng_state()
+    sel = maximize(f, 6, SampleGreedy(sample_size=25, random_state=9))
+    np.testing.assert_array_equal(_global_rng_state(), before)  # global RNG untouched
+    drawn = np.sort(np.random.default_rng(9).choice(80, 25, replace=False))
+    assert np.isin(sel.indices, drawn).all() and len(sel) == 6
+    # exactly lazy greedy with the ground set restricted to the sample (rows are candidates)
+    ref = maximize(FacilityLocation(S[drawn]), 6, LazyGreedy())
+    np.testing.assert_array_equal(sel.indices, drawn[ref.indices])
+    np.testing.assert_allclose(sel.gains, ref.gains)
+    assert sel.objective == pytest.approx(f.evaluate(sel.indices))
+    again = maximize(f, 6, SampleGreedy(sample_size=25, random_state=9))
+    np.testing.assert_array_equal(sel.indices, again.indices)
+    other = maximize(f, 6, SampleGreedy(sample_size=25, random_state=10))
+    assert not np.array_equal(np.sort(sel.indices), np.sort(other.indices))
+
+
+def test_sample_greedy_in_memory_refuses_what_it_would_ignore():
+    f = FacilityLocation(np.random.default_rng(0).uniform(size=(30, 30)))
+    with pytest.raises(ValueError, match=r"sample_size: .*sample_size >= k = 5, got 4"):
+        maximize(f, 5, SampleGreedy(sample_size=4))
+    for kwargs, what in [(dict(n_neighbors=8), "n_neighbors"), (dict(metric="dot"), "metric")]:
+        with pytest.raises(ValueError, match=rf"{what}: .* over shards"):
+            maximize(f, 5, SampleGreedy(**kwargs))
+    with pytest.raises(ValueError, match="cardinality"):
+        maximize(f, None, SampleGreedy(), costs=np.ones(30), budget=3.0)

@@ -4,10 +4,17 @@ Each cell (method, size, seed) selects a subset of the training set, trains a fr
 model on it with the plugged-in trainer and scores it on the test set. The tidy table
 of results is rewritten atomically (CSV and JSON) after every cell, so an interrupted
 run picks up from the finished cells.
+
+Cells share selection work (``reuse=True``): inside
+:func:`coresets.selectors.selection_cache` a similarity graph is built once per
+pool, features and graph parameters, and a deterministic greedy runs once, at the
+largest size, the smaller sizes taking its prefix. Each seed runs its sizes from the
+largest down so that the first run is the longest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -22,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .._io import save_json, save_text
 from .._validation import check_array_2d, check_int, check_n_select
-from ..selectors._base import allocate_per_class
+from ..selectors._base import allocate_per_class, selection_cache
 from ..selectors.registry import METHODS, make_selector, method_key
 
 __all__ = ["Method", "ScalingResult", "scaling_curve"]
@@ -99,6 +106,16 @@ class ScalingResult:
         One row per cell with the keys in ``COLUMNS``.
     config : dict, optional
         What produced the rows (data fingerprint, methods, trainer).
+
+    Notes
+    -----
+    ``selection_time`` is the wall time of the cell's own ``fit``. When cells share
+    work (``scaling_curve(..., reuse=True)``), the cell that first needs a similarity
+    graph or a greedy run pays for it - for a deterministic greedy that is the largest
+    size of the first seed run - and the cells that reuse it record only what they do
+    themselves (hashing the features, taking the prefix, its weights and objective).
+    The column's sum over a run is the selection time actually spent; a cell's value
+    is not what that cell would cost alone (run with ``reuse=False`` for that).
     """
 
     def __init__(self, records, config=None):
@@ -218,13 +235,23 @@ def _fingerprint(X, y):
 
 
 def _describe(selector) -> str:
+    """What defines a method's cells: its selector's class, parameters and policy.
+
+    A registered name is described by the selector it builds, so a changed registry
+    entry (or a selector's changed ``_result_identity``, e.g. ``auto``'s thresholds)
+    makes resumed runs refuse the old cells instead of mixing them in.
+    """
     if isinstance(selector, str):
-        return method_key(selector)
+        selector = make_selector(selector, 1)
     params = selector.get_params(deep=False) if hasattr(selector, "get_params") else {}
     params = {k: v for k, v in params.items() if k not in ("n_samples", "random_state", "progress")}
-    return (
+    text = (
         f"{type(selector).__name__}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})"
     )
+    identity = getattr(selector, "_result_identity", dict)()
+    if identity:
+        text += f" [{', '.join(f'{k}={v!r}' for k, v in sorted(identity.items()))}]"
+    return text
 
 
 def scaling_curve(
@@ -238,6 +265,7 @@ def scaling_curve(
     features=None,
     out_dir=None,
     resume=True,
+    reuse=True,
     progress=False,
 ) -> ScalingResult:
     """Train on subsets chosen by each method at each size and seed; score on ``test``.
@@ -262,6 +290,20 @@ def scaling_curve(
     resume : bool, default True
         Reuse the finished cells found in ``out_dir``. A directory holding results of
         other data or other method definitions raises ``ValueError``.
+    reuse : bool, default True
+        Share selection work between cells with the same method and features, with the
+        same selections as ``reuse=False`` (see
+        :func:`~coresets.selectors.selection_cache`): graph selectors build their
+        similarity once per features (once per seed where the graph's build draws from
+        the seed, e.g. an IVF index past ``coresets.knn.AUTO_EXACT_MAX`` rows); a
+        deterministic greedy (lazy, naive, approximate-lazy) runs once at the largest
+        size and the smaller sizes take its prefix, for every seed when nothing in the
+        selection draws from the seed, else once per seed; with ``per_class`` the same
+        holds class by class. Stochastic greedy and knapsack budgets re-run the greedy
+        per cell on the shared graph; other selectors run per cell. The similarities
+        stay in memory until the run ends (a dense one is ``n * n * 4`` bytes). Cells
+        then run from the largest size down within each seed; the table keeps its
+        order. See :class:`ScalingResult` for how ``selection_time`` is recorded.
     progress : bool, default False
         tqdm bar over the cells.
 
@@ -280,21 +322,29 @@ def scaling_curve(
     done, saved_config = _resume(out_dir, config) if resume else ({}, config)
 
     cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
+    # the table's order; with reuse the largest size of a seed runs first, so that a
+    # nested greedy's first run is its longest and the smaller sizes are its prefixes
+    order = {(s.name, k, seed): i for i, (s, k, seed) in enumerate(cells)}
+    if reuse:
+        cells = [(s, k, seed) for seed in seeds for k in reversed(sizes) for s in specs]
     records = []
     bar = tqdm(total=len(cells), desc="scaling", disable=not progress)
-    for spec, k, seed in cells:
-        key = (spec.name, k, seed)
-        if key in done:
-            records.append(done[key])
+    with selection_cache() if reuse else contextlib.nullcontext():
+        for spec, k, seed in cells:
+            key = (spec.name, k, seed)
+            if key in done:
+                records.append(done[key])
+                bar.update()
+                continue
+            bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
+            f = method_feats.get(spec.name, feats)
+            records.append(_run_cell(spec, k, seed, f, (X, y), (X_test, y_test), trainer))
+            records.sort(key=lambda r: order[_rk(r)])
+            if out_dir is not None:
+                _save(out_dir, records, done, saved_config)
             bar.update()
-            continue
-        bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
-        f = method_feats.get(spec.name, feats)
-        records.append(_run_cell(spec, k, seed, f, (X, y), (X_test, y_test), trainer))
-        if out_dir is not None:
-            _save(out_dir, records, done, saved_config)
-        bar.update()
     bar.close()
+    records.sort(key=lambda r: order[_rk(r)])
     result = ScalingResult(records, config)
     if out_dir is not None:
         _save(out_dir, records, done, saved_config)

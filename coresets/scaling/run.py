@@ -38,6 +38,7 @@ def run_scaling(
     max_steps=None,
     out_dir,
     resume=True,
+    reuse=True,
     progress=False,
     feature_label=None,
 ):
@@ -58,6 +59,9 @@ def run_scaling(
         MNIST-1D pool size; the trainer's step cap.
     out_dir : path
     resume : bool, default True
+    reuse : bool, default True
+        Share selection work between cells (one similarity graph per features, one
+        greedy run at the largest size); see :func:`~coresets.scaling.scaling_curve`.
     progress : bool, default False
     feature_label : str, optional
         Name of array ``features`` in the plot title.
@@ -101,6 +105,7 @@ def run_scaling(
         features=feats,
         out_dir=out,
         resume=resume,
+        reuse=reuse,
         progress=progress,
     )
     # The table in out_dir keeps the finished cells of earlier runs into it (a narrower

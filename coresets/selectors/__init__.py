@@ -9,7 +9,7 @@ returns the chosen rows; ``fit_resample(X, y)`` returns ``(X_sel, y_sel)``;
 scaling runs.
 """
 
-from ._base import BaseSelector, allocate_per_class
+from ._base import BaseSelector, SelectionCache, allocate_per_class, selection_cache
 from .auto import AutoSelector, auto_policy
 from .dedup import SemanticDedupSelector
 from .geometric import HerdingSelector, KCenterGreedySelector, RandomSelector
@@ -35,6 +35,8 @@ __all__ = [
     "AUTO_N_NEIGHBORS",
     "BaseSelector",
     "allocate_per_class",
+    "selection_cache",
+    "SelectionCache",
     "AutoSelector",
     "auto_policy",
     "FacilityLocationSelector",

@@ -9,6 +9,9 @@ lives here once.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import numbers
 
 import numpy as np
@@ -29,7 +32,7 @@ from .._validation import (
 )
 from ..selection import Selection
 
-__all__ = ["BaseSelector", "allocate_per_class"]
+__all__ = ["BaseSelector", "allocate_per_class", "selection_cache"]
 
 _PER_CLASS = (False, True, "proportional", "balanced")
 
@@ -89,6 +92,164 @@ def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> n
     return counts
 
 
+class SelectionCache:
+    """Work that selectors fitted inside one :func:`selection_cache` block share.
+
+    Entries are keyed by what decides them (a fingerprint of the rows, the parameters
+    that matter) and by the random generator: a computation that drew nothing from the
+    generator is stored for every seed; one that drew is stored under the generator's
+    state before it ran, with the state it left, and a hit puts the generator in that
+    state, so every later draw is the one an uncached fit makes.
+
+    Attributes
+    ----------
+    hits, misses : dict
+        Counts by entry kind (the first element of a key, e.g. ``"similarity"``).
+    """
+
+    def __init__(self):
+        self._entries = {}
+        self._fingerprints = None
+        self.hits = {}
+        self.misses = {}
+
+    def __len__(self):
+        return len(self._entries)
+
+    def fingerprint(self, X) -> str:
+        """A digest of an array or sparse matrix: dtype, shape and every value."""
+        if self._fingerprints is not None and self._fingerprints[0] is X:
+            return self._fingerprints[1]
+        h = hashlib.sha1()
+        parts = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+        h.update(repr((type(X).__name__, X.shape, [p.dtype.str for p in parts])).encode())
+        for p in parts:
+            h.update(memoryview(np.ascontiguousarray(p)).cast("B"))
+        return h.hexdigest()
+
+    @contextlib.contextmanager
+    def rows(self, X):
+        """Within the block, ``fingerprint(X)`` of this very object is hashed only once."""
+        outer = self._fingerprints
+        self._fingerprints = (X, self.fingerprint(X))
+        try:
+            yield self._fingerprints[1]
+        finally:
+            self._fingerprints = outer
+
+    def lookup(self, key, rng):
+        """``(value, state after)`` stored for ``key`` and ``rng``'s state, or None.
+
+        ``state after`` is None for an entry that drew nothing (the generator is left
+        alone), else the generator state to set (:meth:`replay`) when the entry is used.
+        """
+        free = self._entries.get((key, None))
+        if free is not None:
+            return free, None
+        seeded = self._entries.get((key, _freeze(rng.bit_generator.state)))
+        return seeded
+
+    def store(self, key, state_before, rng, value):
+        """Store ``value``, computed from ``rng`` in ``state_before`` (a
+        ``bit_generator.state``), for ``key``; returns it."""
+        after = rng.bit_generator.state
+        if _freeze(after) == _freeze(state_before):
+            # drew nothing, so the value is the same for every seed
+            self._entries[(key, None)] = value
+        else:
+            self._entries[(key, _freeze(state_before))] = (value, after)
+        return value
+
+    @staticmethod
+    def replay(rng, state_after):
+        """Leave ``rng`` as the computation of a stored entry left it."""
+        if state_after is not None:
+            rng.bit_generator.state = state_after
+
+    def count(self, key, hit):
+        counts = self.hits if hit else self.misses
+        counts[key[0]] = counts.get(key[0], 0) + 1
+
+    def cached(self, key, rng, compute):
+        """``compute()`` for ``key``, computed once per seed that it draws from."""
+        found = self.lookup(key, rng)
+        self.count(key, found is not None)
+        if found is not None:
+            self.replay(rng, found[1])
+            return found[0]
+        before = rng.bit_generator.state
+        return self.store(key, before, rng, compute())
+
+    def clear(self):
+        self._entries.clear()
+
+
+def _freeze(obj):
+    """A hashable copy of a generator state (nested dicts, ints, arrays)."""
+    if isinstance(obj, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in obj.items()))
+    if isinstance(obj, np.ndarray):
+        return (obj.dtype.str, obj.shape, obj.tobytes())
+    if isinstance(obj, (list, tuple)):
+        return tuple(_freeze(v) for v in obj)
+    return obj
+
+
+_CACHE = contextvars.ContextVar("coresets_selection_cache", default=None)
+
+
+def active_cache():
+    """The :class:`SelectionCache` of the enclosing :func:`selection_cache` block, or None."""
+    return _CACHE.get()
+
+
+@contextlib.contextmanager
+def selection_cache():
+    """Share the expensive part of selection between fits inside the block.
+
+    Built for runs that fit the same selector many times on the same rows, at several
+    subset sizes and seeds (:func:`coresets.scaling.scaling_curve`). Inside the block:
+
+    * graph selectors (facility location, graph cut, saturated coverage) build each
+      similarity (dense matrix or kNN graph) once per rows and graph parameters; a
+      graph whose build draws from ``random_state`` (an IVF index) is built once per
+      seed, any other once for every seed;
+    * a submodular selector with a deterministic greedy (``"lazy"``, ``"naive"``,
+      ``"approximate-lazy"``) runs it once per rows and parameters: a run to ``k``
+      rows is the first ``k`` rows of a run to more (each step's choice never looks
+      at ``k``), so a fit to a smaller size takes the prefix of the longest run so
+      far and computes its weights and objective for that prefix. With ``per_class``
+      this holds class by class (the class shares change with the size, each class's
+      run is still a prefix). Fit the largest size first to run the greedy once.
+      Stochastic greedy (its sample size depends on ``k``), knapsack budgets and
+      other optimisers run per fit; the similarity is still shared.
+
+    Every fit returns exactly what it returns outside the block (indices, gains,
+    weights, objective, and the state of a generator passed as ``random_state``),
+    provided the module settings that pick a similarity's form
+    (``coresets._validation.DEFAULT_MEMORY_BUDGET``, ``coresets.knn.AUTO_EXACT_MAX``)
+    do not change inside the block: entries are keyed by parameters, not by those.
+    Entries are kept until the block ends, so memory holds every similarity built
+    in it (a dense one is ``n * n * 4`` bytes). Blocks nest: an inner block shares
+    the outer block's cache.
+
+    Yields
+    ------
+    SelectionCache
+    """
+    cache = _CACHE.get()
+    if cache is not None:
+        yield cache
+        return
+    cache = SelectionCache()
+    token = _CACHE.set(cache)
+    try:
+        yield cache
+    finally:
+        _CACHE.reset(token)
+        cache.clear()
+
+
 class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of the selectors: ``fit`` chooses rows, ``transform`` returns them.
 
@@ -106,6 +267,14 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _supports_cost = False
     #: how per-class objectives combine: "sum" (decomposable objectives) or "max" (radii).
     _combine = "sum"
+
+    def _result_identity(self) -> dict:
+        """What besides ``get_params()`` decides the result (e.g. a policy's constants).
+
+        Scaling runs put it in the identity of their cells, so a resumed run recomputes
+        cells whose selector would now choose differently.
+        """
+        return {}
 
     # ------------------------------------------------------------------ checks
     def _metric(self):

@@ -118,6 +118,15 @@ class AutoSelector(BaseSelector):
         self.device = device
         self.progress = progress
 
+    def _result_identity(self):
+        # the policy's thresholds decide the result as much as the parameters do; read
+        # at call time, as auto_policy reads them
+        return {
+            "coverage_per_class": COVERAGE_PER_CLASS,
+            "coverage_fraction": COVERAGE_FRACTION,
+            "unlabelled_classes": _UNLABELLED_CLASSES,
+        }
+
     def _build(self, policy):
         from .geometric import RandomSelector
         from .submodular import FacilityLocationSelector

@@ -4,6 +4,10 @@ Each one builds a similarity (dense, or a FAISS kNN graph, or the matrix passed
 with ``metric="precomputed"``), wraps it in a :mod:`coresets.submodular`
 function and runs :func:`coresets.submodular.maximize`. ``weights_`` are CRAIG
 weights from that similarity (:func:`coresets.weights.coreset_weights`).
+
+Inside :func:`coresets.selectors.selection_cache` the similarity is built once
+per rows and graph parameters, and a deterministic greedy runs once per rows and
+parameters, smaller sizes taking its prefix (see there for when that holds).
 """
 
 from __future__ import annotations
@@ -14,19 +18,23 @@ from .. import _validation
 from .._device import cuda_available
 from .._metrics import ALIASES, METRICS, check_metric
 from .._validation import check_int
+from ..selection import Selection
 from ..submodular import (
+    ApproximateLazyGreedy,
     FacilityLocation,
     FeatureBased,
     GraphCut,
     ImplicitSimilarity,
+    LazyGreedy,
     Mixture,
+    NaiveGreedy,
     SaturatedCoverage,
     as_optimizer,
     maximize,
     similarity,
 )
 from ..weights import coreset_weights, nearest_center_weights
-from ._base import BaseSelector, _check_nonnegative_X
+from ._base import BaseSelector, _check_nonnegative_X, active_cache
 
 __all__ = [
     "FacilityLocationSelector",
@@ -95,7 +103,36 @@ _ATTRIBUTES = """
     n_features_in_ : int
     n_rows_fit_ : int
         Rows seen in ``fit``.
+    graph_searches_ : list of coresets.knn.GraphSearch
+        Similarity-graph selectors: one entry per kNN graph the fit built (one per
+        class with ``per_class``), with the index used and the graph's recall on
+        sampled rows; empty when the similarity was exact (dense, or precomputed).
 """
+
+
+def _params_key(selector) -> str:
+    """The parameters that decide a selector's function and greedy run, as text.
+
+    Leaves out the size, the seed (the cache keys on the generator instead), the bar and
+    ``per_class`` (a class's rows are what the run sees). Objects without
+    ``get_params`` (optimisers) are described by their type and attributes, since
+    their default repr names a memory address.
+    """
+    params = selector.get_params(deep=False)
+    skip = ("n_samples", "random_state", "progress", "per_class")
+    kept = sorted((k, _value_key(v)) for k, v in params.items() if k not in skip)
+    identity = getattr(selector, "_result_identity", dict)()
+    return repr((kept, sorted(identity.items())))
+
+
+def _value_key(value):
+    if hasattr(value, "get_params"):
+        return (type(value).__name__, _params_key(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_value_key(v) for v in value)
+    if hasattr(value, "run") and hasattr(value, "__dict__"):  # an optimiser object
+        return (type(value).__name__, repr(sorted(vars(value).items())))
+    return repr(value)
 
 
 def _doc(cls):
@@ -115,10 +152,53 @@ class _SubmodularSelector(BaseSelector):
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _select(self, X, k, costs, budget, rng):
+        cache = active_cache()
+        if cache is None:
+            return self._run(X, k, costs, budget, rng)
+        with cache.rows(X) as rows:
+            if costs is not None or not self._nested():
+                return self._run(X, k, costs, budget, rng)
+            key = ("greedy", type(self).__name__, _params_key(self), rows)
+            found = cache.lookup(key, rng)
+            if found is not None and found[0].indices.shape[0] >= k:
+                cache.count(key, True)
+                return self._prefix(X, k, found, rng)
+            cache.count(key, False)
+            before = rng.bit_generator.state
+            sel = self._run(X, k, costs, budget, rng)
+            # a longer run replaces a shorter one: its prefixes serve every smaller size
+            return cache.store(key, before, rng, sel)
+
+    def _run(self, X, k, costs, budget, rng):
+        """Build the function, maximise it, weigh the chosen rows."""
         function, S = self._build(X, rng)
         optimizer = as_optimizer(self.optimizer, random_state=rng)
         sel = maximize(function, k, optimizer, costs=costs, budget=budget, progress=self.progress)
         return sel.with_weights(self._weights(X, S, sel.indices))
+
+    def _nested(self):
+        """Whether a greedy run to ``k`` rows is the first ``k`` rows of a run to more.
+
+        True for the deterministic optimisers, whose every step takes the best gain
+        for the set so far without looking at ``k``; not for stochastic greedy (its
+        sample size is ``n / k * log(1 / epsilon)``) or a user's optimiser.
+        """
+        opt = as_optimizer(self.optimizer) if isinstance(self.optimizer, str) else self.optimizer
+        return type(opt) in (LazyGreedy, NaiveGreedy, ApproximateLazyGreedy)
+
+    def _prefix(self, X, k, found, rng):
+        """The selection of a run to ``k`` rows from a stored longer run ``found``."""
+        run, after = found
+        # the function again (its similarity is a cache hit), for the prefix's
+        # objective and weights; the generator ends where the stored run left it
+        function, S = self._build(X, rng)
+        active_cache().replay(rng, after)
+        idx = run.indices[:k]
+        state = function.init_state()
+        for j in idx.tolist():
+            function.add(state, j)
+        sel = Selection(idx, run.gains[:k], function.value(state))
+        return sel.with_weights(self._weights(X, S, idx))
 
     def _weight_metric(self):
         """Embedding metric for weights without a similarity, or for uncovered rows."""
@@ -165,6 +245,13 @@ class _GraphSelector(_SubmodularSelector):
         self.device = device
         self.progress = progress
 
+    def fit(self, X, y=None, sample_cost=None):
+        # graph_searches_: one GraphSearch per kNN graph this fit builds (per class too)
+        self.graph_searches_ = []
+        return super().fit(X, y, sample_cost)
+
+    fit.__doc__ = BaseSelector.fit.__doc__
+
     def _similarity(self, X, rng):
         metric = check_metric(self.metric, allowed=_GRAPH_METRICS)
         if metric == "precomputed":
@@ -192,18 +279,41 @@ class _GraphSelector(_SubmodularSelector):
         # A graph with n or more neighbours per point is the complete one: exact dense.
         if dense or nn >= n:
             if compact and fits and n * n * 4 > budget:
-                return ImplicitSimilarity(X, metric, progress=self.progress)
-            return similarity(X, metric, device=device)
-        from ..knn import knn_graph
+                plan = ("implicit", metric)
 
-        return knn_graph(
-            X,
-            n_neighbors=nn,
-            metric=metric,
-            device=self.device,
-            random_state=rng,
-            progress=self.progress,
-        )
+                def build():
+                    return ImplicitSimilarity(X, metric, progress=self.progress)
+            else:
+                plan = ("dense", metric, str(device))
+
+                def build():
+                    return similarity(X, metric, device=device)
+        else:
+            from ..knn import knn_graph
+
+            plan = ("knn", metric, nn, str(self.device))
+
+            def build():
+                return knn_graph(
+                    X,
+                    n_neighbors=nn,
+                    metric=metric,
+                    device=self.device,
+                    random_state=rng,
+                    progress=self.progress,
+                    return_search=True,
+                )
+
+        cache = active_cache()
+        if cache is None:
+            built = build()
+        else:
+            built = cache.cached(("similarity", *plan, cache.fingerprint(X)), rng, build)
+        if plan[0] != "knn":
+            return built
+        graph, search = built
+        self.graph_searches_.append(search)
+        return graph
 
 
 @_doc

@@ -3,12 +3,14 @@
 :func:`select_from_shards` reads ``.npy`` or Parquet shards (:func:`coresets.shards.open_shards`)
 and chooses a facility-location coreset with an algorithm object:
 :class:`RandGreeDi` (random partitions, a kNN graph and the inner optimiser per
-partition, a merge against a uniform sample) or
-:class:`~coresets.submodular.SieveStreaming` (one pass of Sieve-Streaming++). Both are
+partition, a merge against a uniform sample), :class:`SampleGreedy` (one pass
+gathering a uniform sample's rows of the centralised kNN graph, then the inner
+optimiser over the sample) or :class:`~coresets.submodular.SieveStreaming` (one pass
+of Sieve-Streaming++ over every row, covering a held uniform sample). All three are
 also optimisers of :func:`coresets.submodular.maximize` for in-memory functions; this
-package holds their drivers over shards (``greedi.py``, ``sieve.py``), found through
-:data:`DRIVERS` (the sieve lives in :mod:`coresets.submodular`, which may not import
-this package). Weights come from a weighting object (:mod:`.weighting`).
+package holds their drivers over shards (``greedi.py``, ``sample.py``, ``sieve.py``),
+found through :data:`DRIVERS` (the sieve lives in :mod:`coresets.submodular`, which may
+not import this package). Weights come from a weighting object (:mod:`.weighting`).
 
 With ``checkpoint_dir`` every finished partition, stage or shard is saved atomically,
 and a rerun with the same arguments after a crash or SIGKILL finishes with exactly the
@@ -28,15 +30,17 @@ from .._validation import check_n_select
 from ..selection import Selection
 from ..shards import ShardedEmbeddings, open_shards
 from ..submodular.streaming import SieveStreaming
-from . import _plan, greedi, sieve
+from . import _plan, greedi, sample, sieve
 from ._executor import check_client
 from .checkpoint import Checkpoint
 from .greedi import RandGreeDi
+from .sample import SampleGreedy
 from .weighting import NearestCenters, SampledNearestCenters, as_weighting
 
 __all__ = [
     "select_from_shards",
     "RandGreeDi",
+    "SampleGreedy",
     "SieveStreaming",
     "NearestCenters",
     "SampledNearestCenters",
@@ -46,9 +50,9 @@ __all__ = [
 
 #: The sharded driver of each algorithm type: a module with ``plan(algorithm, n, k)``
 #: (the resolved settings, which are also the checkpoint keys) and ``run(...)``.
-DRIVERS = {RandGreeDi: greedi, SieveStreaming: sieve}
+DRIVERS = {RandGreeDi: greedi, SampleGreedy: sample, SieveStreaming: sieve}
 
-_ALGORITHM_NAMES = {"greedi": RandGreeDi, "sieve": SieveStreaming}
+_ALGORITHM_NAMES = {"greedi": RandGreeDi, "sample": SampleGreedy, "sieve": SieveStreaming}
 
 
 def _as_algorithm(algorithm):
@@ -83,11 +87,16 @@ def select_from_shards(
         names open it first (``coresets.shards.open_shards(path, embedding_column=...)``).
     k : int or float
         Rows to select (a float in (0, 1] is a fraction of all rows).
-    algorithm : RandGreeDi, SieveStreaming or {"greedi", "sieve"}, default "greedi"
-        ``RandGreeDi(n_partitions=, partition_size=500_000, local_k=, sample_size=,
-        n_neighbors=32, metric="cosine", optimizer=LazyGreedy())`` (distributed greedy) or
-        ``SieveStreaming(epsilon=0.1, sample_size=, n_neighbors=32, metric="cosine")``
-        (one pass, always in this process). A name builds the class with its defaults.
+    algorithm : RandGreeDi, SampleGreedy, SieveStreaming or {"greedi", "sample", "sieve"}
+        Default "greedi". ``RandGreeDi(n_partitions=, partition_size=500_000, local_k=,
+        sample_size=, n_neighbors=32, metric="cosine", optimizer=LazyGreedy())``
+        (distributed greedy, every row a candidate; Dask with ``client``),
+        ``SampleGreedy(sample_size=, n_neighbors=32, metric="cosine",
+        optimizer=LazyGreedy())`` (one pass; the candidates are a uniform sample of
+        ``max(10 k, 10_000)`` rows by default) or ``SieveStreaming(epsilon=0.1,
+        sample_size=, n_neighbors=32, metric="cosine")`` (one pass of Sieve-Streaming++,
+        every row a candidate, scored on a held sample). The one-pass algorithms always
+        run in this process. A name builds the class with its defaults.
     weighting : NearestCenters, SampledNearestCenters, None or {"auto", "nearest", "sample"}
         How many rows each chosen one stands for, in the algorithm's metric.
         ``"auto"`` (default): exact (``NearestCenters()``) when ``n_rows * k <=
@@ -112,7 +121,9 @@ def select_from_shards(
     -------
     Selection
         ``indices``: global row numbers (shard order) in the order chosen; ``gains`` and
-        ``objective``: facility location on the evaluation sample; ``weights``: how many
+        ``objective``: facility location on every row the candidates' kNN rows reach
+        (RandGreeDi, SampleGreedy; on RandGreeDi's ``sample_size`` rows when given) or
+        on the held sample (SieveStreaming); ``weights``: how many
         rows each chosen one stands for (None when ``weighting=None``).
     """
     if not isinstance(data, (str, os.PathLike, ShardedEmbeddings)):

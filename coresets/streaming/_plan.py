@@ -90,3 +90,26 @@ def seeded_index(base, metric: str, seed: int, k: int):
     faiss.Index
     """
     return knn.build_index(base, metric, random_state=np.random.default_rng([seed, 5]), k=k)
+
+
+def seeded_search(base, queries, metric: str, seed: int, k: int):
+    """:func:`coresets.knn.nearest` of ``queries`` in ``base``, stream ``[seed, 5]``.
+
+    One search of many queries (the merge's candidates against a chunk of rows): on the
+    CPU an IVF is the list search, scored by matrix products. The same rows and seed
+    give the same lists on every worker and after a resume.
+
+    Parameters
+    ----------
+    base, queries : ndarray of float32, shapes (n, d) and (q, d), from :func:`prepare`.
+    metric : {"cosine", "euclidean", "dot"}
+    seed : int
+    k : int, neighbours per query (<= n).
+
+    Returns
+    -------
+    D, I : ndarrays of shape (q, k), as :func:`coresets.knn.search` returns them.
+    """
+    return knn.nearest(
+        base, queries, k, metric=metric, random_state=np.random.default_rng([seed, 5])
+    )

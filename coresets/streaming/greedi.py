@@ -273,10 +273,8 @@ def chunk_neighbors(data, first: int, stop: int, queries, n_neighbors: int, metr
     """
     base = _plan.prepare(np.concatenate([data.read(s) for s in range(first, stop)]), metric)
     k = min(n_neighbors, base.shape[0])
-    index = _plan.seeded_index(base, metric, seed + first, k)
+    D, I = _plan.seeded_search(base, _plan.prepare(queries, metric), metric, seed + first, k)
     del base
-    D, I = knn.search(index, _plan.prepare(queries, metric), k)
-    del index
     keys = np.full((I.shape[0], n_neighbors), -np.inf, dtype=np.float32)
     ids = np.full((I.shape[0], n_neighbors), -1, dtype=np.int64)
     found = I >= 0

@@ -5,7 +5,8 @@ facility location is evaluated on a held uniform sample of ``s`` rows, and a str
 row covers its nearest sample points (:class:`SampleNeighbors`, the similarity
 transform of :func:`coresets.knn.knn_graph`). The sieves themselves are the compiled
 block kernel of :mod:`coresets.submodular.streaming`; their state is checkpointed after
-every shard, so a rerun resumes after the last finished shard.
+every shard, so a rerun resumes after the last finished shard. The same held sample
+with its own rows as the candidates is :mod:`coresets.streaming.sample`.
 """
 
 from __future__ import annotations

@@ -190,6 +190,11 @@ class Kernels(NamedTuple):
     work); ``bound(args, cur, j) -> float``, optional, is an upper bound on the gain
     that is much cheaper than ``gain``. ``args`` is the function's tuple of arrays
     and ``cur`` its coverage state.
+
+    The loops are compiled once per set of these functions
+    (:func:`coresets.submodular._loops.specialise`) and cached on disk when the functions
+    are defined in a source file; a storage should therefore name module-level
+    kernels, not build new ones per call.
     """
 
     gain: object

@@ -9,17 +9,36 @@ else about the function,
 so the split between functions and optimisers holds while the whole greedy
 runs without returning to Python for every element.
 
+The loops are written once, as templates that call the kernels through the
+module-level names ``_gain``, ``_add``, ``_fetch`` and ``_bound``.
+:func:`specialise` compiles one copy of the templates per kernel set, with those
+names bound to that set's kernels, so numba sees plain calls of global functions
+and caches the loops on disk like any other function (a loop that took the kernels
+as first-class function arguments could not be cached and cost about 3 s of
+compilation in every fresh process).
+
 The loops run in chunks (``stop`` picks) so a progress bar can advance between
 calls; all loop state lives in arrays owned by the caller.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+from types import FunctionType
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 # Costs within this relative slack of the remaining budget still fit (float sums).
 BUDGET_SLACK = 1e-12
+
+# The kernels the templates call. Here they are unset; each specialisation binds them
+# in its own copy of this module's namespace (see `specialise`). A ``_bound`` of None
+# is a compile-time constant there, so numba drops the branches that would call it.
+_gain = _add = _fetch = _bound = None
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -72,9 +91,8 @@ def _pop(keys, ids, size):
     return size
 
 
-# not cached: numba cannot cache functions that take jitted functions as arguments
-@njit(nogil=True)
-def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, bound_at, m, costs):
+# template (see `specialise`)
+def _tighten_head(args, cur, keys, ids, size, fresh_at, bound_at, m, costs):
     """Replace the heap head's stale score by a fresher one and restore heap order.
 
     With a ``bound`` kernel a stale head first gets the cheap bound (kept only where it
@@ -84,16 +102,16 @@ def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, boun
     j = ids[0]
     # after the sift the head is j or one of its children: load their rows meanwhile
     for c in range(1, min(_ARITY + 1, size)):
-        fetch(args, ids[c])
+        _fetch(args, ids[c])
     exact = True
     g = 0.0
-    if bound is not None:
+    if _bound is not None:
         if bound_at[j] != m:
-            g = bound(args, cur, j)
+            g = _bound(args, cur, j)
             bound_at[j] = m
             exact = False
     if exact:
-        g = gain(args, cur, j)
+        g = _gain(args, cur, j)
         fresh_at[j] = m
     score = g / costs[j] if costs.shape[0] > 0 else g
     if not exact:
@@ -102,13 +120,8 @@ def _tighten_head(gain, fetch, bound, args, cur, keys, ids, size, fresh_at, boun
     _sift_down(keys, ids, size, 0)
 
 
-# not cached: numba cannot cache functions that take jitted functions as arguments
-@njit(nogil=True)
+# template (see `specialise`)
 def lazy_loop(
-    gain,
-    add,
-    fetch,
-    bound,
     args,
     cur,
     keys,
@@ -146,8 +159,8 @@ def lazy_loop(
         if fresh_at[j] == m:
             size = _pop(keys, ids, size)
             if size > 0:
-                fetch(args, ids[0])
-            gains[m] = add(args, cur, j)
+                _fetch(args, ids[0])
+            gains[m] = _add(args, cur, j)
             chosen[m] = j
             if use_costs:
                 budget[0] -= costs[j]
@@ -157,9 +170,7 @@ def lazy_loop(
             if refresh_after > 0 and evals >= refresh_after:
                 meta[3] = 1
                 break
-            _tighten_head(
-                gain, fetch, bound, args, cur, keys, ids, size, fresh_at, bound_at, m, costs
-            )
+            _tighten_head(args, cur, keys, ids, size, fresh_at, bound_at, m, costs)
             evals += 1
     meta[0] = size
     meta[1] = m
@@ -203,11 +214,8 @@ def _draw_sample(remaining, m_left, sample_size, rng_state, bounds, costs, budge
     return t, m_left
 
 
-# not cached: numba cannot cache functions that take jitted functions as arguments
-@njit(nogil=True)
-def _best_of_sample(
-    gain, fetch, bound, args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs
-):
+# template (see `specialise`)
+def _best_of_sample(args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs):
     """The best-scoring candidate of the sample in ``keys[:size]``/``ids[:size]`` (ties: smaller id).
 
     Candidates are visited in decreasing stale-bound order and the visit stops once no
@@ -215,7 +223,7 @@ def _best_of_sample(
     """
     use_costs = costs.shape[0] > 0
     heapify(keys[:size], ids[:size])
-    fetch(args, ids[0])
+    _fetch(args, ids[0])
     best_j = -1
     best_score = 0.0
     while size > 0:
@@ -226,12 +234,12 @@ def _best_of_sample(
                 break
         size = _pop(keys, ids, size)
         if size > 0:
-            fetch(args, ids[0])  # its row loads while j is evaluated
+            _fetch(args, ids[0])  # its row loads while j is evaluated
         if fresh_at[j] != m:
             exact = True
-            if bound is not None:
+            if _bound is not None:
                 if bound_at[j] != m:
-                    b = bound(args, cur, j)
+                    b = _bound(args, cur, j)
                     bound_at[j] = m
                     bounds[j] = min(b / costs[j] if use_costs else b, bounds[j])
                     if best_j >= 0 and (
@@ -239,7 +247,7 @@ def _best_of_sample(
                     ):
                         exact = False  # the cheap bound already rules j out
             if exact:
-                g = gain(args, cur, j)
+                g = _gain(args, cur, j)
                 fresh_at[j] = m
                 bounds[j] = g / costs[j] if use_costs else g
         if fresh_at[j] == m:
@@ -250,13 +258,8 @@ def _best_of_sample(
     return best_j
 
 
-# not cached: numba cannot cache functions that take jitted functions as arguments
-@njit(nogil=True)
+# template (see `specialise`)
 def stochastic_loop(
-    gain,
-    add,
-    fetch,
-    bound,
     args,
     cur,
     remaining,
@@ -295,13 +298,11 @@ def stochastic_loop(
         )
         if size == 0:
             continue
-        j = _best_of_sample(
-            gain, fetch, bound, args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs
-        )
+        j = _best_of_sample(args, cur, keys, ids, size, bounds, fresh_at, bound_at, m, costs)
         best = 0
         while remaining[best] != j:
             best += 1
-        gains[m] = add(args, cur, j)
+        gains[m] = _add(args, cur, j)
         chosen[m] = j
         if use_costs:
             budget[0] -= costs[j]
@@ -312,3 +313,82 @@ def stochastic_loop(
     meta[0] = m_left
     meta[1] = m
     return m
+
+
+# --- one compiled copy of the templates per kernel set -------------------------
+
+# callees first: a specialised template calls the specialised copies of these
+_TEMPLATES = (_tighten_head, _best_of_sample, lazy_loop, stochastic_loop)
+
+
+class Loops(NamedTuple):
+    """The compiled loops of one kernel set (see :func:`specialise`)."""
+
+    lazy: object
+    stochastic: object
+
+
+def specialise(kernels) -> Loops:
+    """The lazy and stochastic loops compiled for ``kernels``, built once per kernel set.
+
+    Parameters
+    ----------
+    kernels : Kernels
+        Only its ``gain``, ``add``, ``fetch`` and ``bound`` functions matter here; the
+        loops take ``kernels.args`` and ``kernels.cur`` as their first two arguments.
+
+    Returns
+    -------
+    Loops
+        ``lazy`` and ``stochastic`` take the arguments of the :func:`lazy_loop` and
+        :func:`stochastic_loop` templates.
+    """
+    return _specialise(kernels.gain, kernels.add, kernels.fetch, kernels.bound)
+
+
+@functools.cache
+def _specialise(gain, add, fetch, bound):
+    label, cacheable = _label([k for k in (gain, add, fetch, bound) if k is not None])
+    # The copies share one namespace: this module's, with the kernel names bound, so a
+    # template's calls of the kernels and of the other templates resolve to this set's.
+    namespace = dict(globals(), _gain=gain, _add=add, _fetch=fetch, _bound=bound)
+    for template in _TEMPLATES:
+        name = f"{template.__name__}_{label}"
+        # numba names a function's cache files by its qualified name (and keys entries
+        # by bytecode, which the copies share), so each set's copy has its own name
+        twin = FunctionType(
+            template.__code__, namespace, name, template.__defaults__, template.__closure__
+        )
+        twin.__qualname__ = name
+        namespace[template.__name__] = njit(cache=cacheable, nogil=True)(twin)
+    return Loops(namespace["lazy_loop"], namespace["stochastic_loop"])
+
+
+def _label(kernels):
+    """A file-name-safe name for a kernel set and whether its loops can be cached on disk.
+
+    numba invalidates a cached function when its own source file changes, not when the
+    functions it calls change in another file; the name therefore hashes the kernels'
+    names and the text of the files that define them, so an edit there compiles (and
+    caches) new loops instead of loading stale ones. Kernels without a source file (a
+    notebook cell, ``exec``) give loops that are compiled in each process, as numba
+    does for such functions themselves.
+    """
+    digest = hashlib.sha256()
+    files = {}
+    for kernel in kernels:
+        py_func = getattr(kernel, "py_func", kernel)
+        digest.update(f"{py_func.__module__}.{py_func.__qualname__};".encode())
+        try:
+            files[inspect.getsourcefile(py_func)] = None
+        except TypeError:  # built in
+            files[None] = None
+    cacheable = True
+    for path in files:
+        try:
+            with open(path, "rb") as source:
+                digest.update(source.read())
+        except (TypeError, OSError):  # no file: defined at run time
+            cacheable = False
+    stem = getattr(kernels[0], "__name__", "kernels")
+    return f"{stem}_{digest.hexdigest()[:12]}", cacheable

@@ -120,28 +120,27 @@ def _current_scores(function, state, cands, knapsack, fresh_at, bound_at, step):
     return knapsack.score(bounds, cands)
 
 
-def _compiled_run(loop, loop_state, function, state, k, knapsack, progress, desc, refresh=None):
+def _compiled_run(kind, loop_state, function, state, k, knapsack, progress, desc, refresh=None):
     """Drive a compiled loop in chunks so the progress bar advances; return ids, gains.
 
+    ``kind`` names the loop, a field of :class:`~coresets.submodular._loops.Loops`
+    (``"lazy"`` or ``"stochastic"``), compiled for the function's kernels.
     ``refresh()``, when given, runs after each call and returns True if the loop had
     stopped to have its bounds refreshed (then the loop simply resumes).
     """
     kernels = function.kernels(state)
+    loop = getattr(_loops.specialise(kernels), kind)
     costs = np.empty(0) if knapsack.costs is None else knapsack.costs
     budget = np.array([knapsack.left], dtype=np.float64)
     chosen = np.empty(k, dtype=np.int64)
     gains = np.empty(k, dtype=np.float64)
-    # each call re-types the kernel arguments (about a millisecond), so call once without a
-    # progress bar and in 20 chunks with one
+    # one call without a progress bar, 20 chunks with one (a call dispatches in a few
+    # microseconds: the kernels are bound into the loop, not typed as arguments each time)
     chunk = max(1, -(-k // 20)) if progress else k
     bar = _bar(k, progress, desc)
     m = 0
     while m < k:
         done = loop(
-            kernels.gain,
-            kernels.add,
-            kernels.fetch,
-            kernels.bound,
             kernels.args,
             kernels.cur,
             *loop_state,
@@ -242,7 +241,7 @@ class LazyGreedy:
 
         loop_state = (keys, ids, meta, fresh_at, bound_at)
         return _compiled_run(
-            _loops.lazy_loop,
+            "lazy",
             loop_state,
             function,
             state,
@@ -376,7 +375,7 @@ class StochasticGreedy:
             bound_at,
         )
         return _compiled_run(
-            _loops.stochastic_loop,
+            "stochastic",
             loop_state,
             function,
             state,

@@ -64,7 +64,11 @@ class SieveStreaming:
     index order (cardinality constraint only). Over shards
     (:func:`coresets.streaming.select_from_shards`) it maximises facility location on a
     held uniform sample of the rows, each streamed row covering its ``n_neighbors``
-    nearest sample points.
+    nearest sample points. That objective, the sample's coverage, is a noisy proxy of
+    the centralised one when the sample holds few points per chosen row: on 1M blobs
+    (k = 1%) the sieve reaches 0.85 of centralised lazy greedy, and even lazy greedy over
+    the same proxy only 0.83 on 100k. :class:`coresets.streaming.SampleGreedy` makes the
+    same single pass with the sample's rows as the candidates instead (0.95 at 1M).
 
     Parameters
     ----------
