@@ -405,12 +405,13 @@ def _list_search(base, k, metric, nprobe, rng, exact_fallback, progress, queries
                 bar.update(rows.size)
                 continue
             base_t = np.ascontiguousarray(base[mids].T)
+            member_norms = None if sq_norms is None else sq_norms[mids]
             for s in range(0, rows.size, _LIST_BLOCK):
                 block = rows[s : s + _LIST_BLOCK]
                 scores = queries[block] @ base_t
-                if sq_norms is not None:  # rank by -||q - x||^2 = 2 q.x - ||x||^2 - ||q||^2
+                if member_norms is not None:  # rank by -||q - x||^2 = 2 q.x - ||x||^2 - ||q||^2
                     scores *= 2.0
-                    scores -= sq_norms[mids]
+                    scores -= member_norms
                 kern.fold_top_k(scores, block, mids, keys, ids)
                 bar.update(block.size)
     kern.sort_heaps(keys, ids)
@@ -850,7 +851,7 @@ def knn_graph(
         return graph, GraphSearch("flat", 1.0, 0)
     sample = min(n, SEARCH_RECALL_SAMPLE)
     # a fixed sample, not drawn from random_state: asking for the recall changes nothing else
-    recall = knn_recall(X, graph, sample=sample, metric=metric, random_state=0)
+    recall = _sampled_recall(X, graph, sample, metric, np.random.default_rng(0))
     return graph, GraphSearch(kind, recall, sample)
 
 
@@ -1037,7 +1038,6 @@ def knn_recall(X, graph, *, sample: int = 1000, metric: str = "cosine", random_s
     -------
     recall : float in [0, 1]
     """
-    import faiss
 
     X = prepare(X, metric)
     metric = check_metric(metric)
@@ -1048,7 +1048,14 @@ def knn_recall(X, graph, *, sample: int = 1000, metric: str = "cosine", random_s
         raise ValueError(f"graph must have shape ({n}, {n}) to match X, got {graph.shape}")
     sample = check_int(sample, "sample", low=1)
     rng = check_random_state(random_state)
-    graph = sp.csr_matrix(graph)
+    return _sampled_recall(X, sp.csr_matrix(graph), sample, metric, rng)
+
+
+def _sampled_recall(X, graph, sample, metric, rng) -> float:
+    """:func:`knn_recall` on rows already from :func:`prepare` and a CSR ``graph``."""
+    import faiss
+
+    n = X.shape[0]
     rows = np.arange(n) if sample >= n else np.sort(rng.choice(n, sample, replace=False))
     lengths = np.diff(graph.indptr)[rows]
     kmax = int(lengths.max()) if rows.size else 0
