@@ -86,12 +86,15 @@ def run_one(cfg: dict) -> dict:
     X = DATA[cfg.get("data", "blobs")](cfg["n"], cfg["dim"])
     data_mib = X.nbytes / 2**20
     peers = _peers(X, cfg) if cfg.get("peers") else {}
-    # what the graph's search did: the list search records its tuned nprobe
+    # what the graph's search did: the list search records its tuned plan
     chose = {"index": "flat" if cfg["index"] in ("auto", "flat") else cfg["index"]}
-    tune, lists = knn._tune_nprobe, knn._list_search
+    tune, lists = knn._tune_scan, knn._list_search
+    if cfg.get("scan") == "full":  # the previous release: lists scanned in full dimensions
+        knn.PROJECTED_SCAN_MIN_DIM = 10**9
 
     def tune_spy(*a, **kw):
-        chose["nprobe"], chose["share"] = out = tune(*a, **kw)
+        out = tune(*a, **kw)
+        chose.update(nprobe=out.nprobe, share=out.share, dims=out.dims, candidates=out.candidates)
         return out
 
     def lists_spy(*a, **kw):
@@ -100,7 +103,7 @@ def run_one(cfg: dict) -> dict:
             chose["index"] = "ivf"
         return out
 
-    knn._tune_nprobe, knn._list_search = tune_spy, lists_spy
+    knn._tune_scan, knn._list_search = tune_spy, lists_spy
     before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     G = knn_graph(
@@ -177,12 +180,23 @@ def spawn(cfg: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _plan_text(r: dict) -> str:
+    """The index run, with the list search's tuned plan: nprobe, share of n^2, projection."""
+    chose = r["index"]
+    if "nprobe" in r:
+        chose += f" ({r['nprobe']}, {r['share']:.3f}"
+        if r["dims"] < r["dim"]:  # projected scan: dimensions scanned, candidates re-ranked
+            chose += f"; {r['dims']} dims, {r['candidates']} re-ranked"
+        chose += ")"
+    return chose
+
+
 def _row(r: dict, exact: str = "") -> str:
     extra = ""
     if "total_s" in r:
         extra = f" | {r['select_s']:8.1f} | {r['total_s']:8.1f}"
     return (
-        f"| {r['n']:>9,} | {r['dim']:>4} | {r['index']:>5} | {r['build_s']:8.1f} | "
+        f"| {r['n']:>9,} | {r['dim']:>4} | {_plan_text(r)} | {r['build_s']:8.1f} | "
         f"{r['cpu_s']:8.1f} | {r['recall']:6.3f} | {r['peak_mib']:8.0f} | {r['data_mib']:7.0f} | "
         f"{exact:>12}{extra} |"
     )
@@ -209,11 +223,8 @@ HEADER_PEERS = (
 
 
 def _row_peers(r: dict) -> str:
-    chose = r["index"]
-    if "nprobe" in r:
-        chose += f" ({r['nprobe']}, {r['share']:.3f})"
     return (
-        f"| {r['n']:>9,} | {r['dim']:>4} | {r['data']} | {chose} | {r['build_s']:8.1f} | "
+        f"| {r['n']:>9,} | {r['dim']:>4} | {r['data']} | {_plan_text(r)} | {r['build_s']:8.1f} | "
         f"{r['cpu_s']:8.1f} | {r['recall']:6.3f} | {r['peak_mib']:8.0f} | {r['exact_s']:8.1f} | "
         f"{r['faiss_ivf_s']:8.1f}, {r['faiss_ivf_recall']:.3f} | "
         f"{r['exact_s'] / r['build_s']:5.2f} | {r['faiss_ivf_s'] / r['build_s']:5.2f} |"
@@ -232,6 +243,12 @@ def main(argv=None) -> None:
     p.add_argument("--exact-max", type=int, default=100_000, help="largest n timed exactly")
     p.add_argument("--data", choices=sorted(DATA), default="blobs")
     p.add_argument(
+        "--scan",
+        choices=("auto", "full"),
+        default="auto",
+        help="full: scan IVF lists in full dimensions only (the previous release)",
+    )
+    p.add_argument(
         "--peers",
         action="store_true",
         help="time exact FAISS search and FAISS IVF on 20k sampled queries (scaled) in each run",
@@ -244,7 +261,10 @@ def main(argv=None) -> None:
         print(json.dumps(run_one(json.loads(args._one))))
         return
 
-    base = dict(dim=args.dim, k=args.k, metric=args.metric, queries=args.queries, data=args.data)
+    base = dict(
+        dim=args.dim, k=args.k, metric=args.metric, queries=args.queries, data=args.data,
+        scan=args.scan,
+    )  # fmt: skip
     print(
         f"# kNN graph benchmark: {args.data}, k={args.k}, metric={args.metric}, "
         f"{os.cpu_count()} CPUs"

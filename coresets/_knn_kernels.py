@@ -102,3 +102,49 @@ def sort_heaps(keys, ids):
         row_ids = ids[q][order]
         keys[q] = row_keys
         ids[q] = row_ids
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+def rerank(queries, base, candidates, sq_norms, keys, ids):
+    """Each query's best candidates by their exact score in full dimensions, best first.
+
+    Parameters
+    ----------
+    queries : ndarray of float32, shape (q, d)
+    base : ndarray of float32, shape (n, d)
+    candidates : ndarray of int32, shape (q, c)
+        Rows of ``base`` (any order), -1 for none; the caller checks ``< n``.
+    sq_norms : ndarray of float32, shape (n,) or (0,)
+        Squared norms of ``base`` for a euclidean ranking (``2 q.x - ||x||^2``);
+        empty for inner products.
+    keys : ndarray of float32, shape (q, k), ``k <= c``
+        Filled with the ``k`` best scores (-inf pads).
+    ids : ndarray of int32, shape (q, k)
+        Filled with their rows (-1 pads).
+
+    Dot products in float32, as FAISS's exact search computes them; reassociating
+    the sums lets them vectorise (infinities keep their meaning). The gathered rows,
+    not the arithmetic, set the pace.
+    """
+    q, c = candidates.shape
+    d = base.shape[1]
+    k = keys.shape[1]
+    euclidean = sq_norms.size > 0
+    for i in prange(q):
+        scores = np.full(c, -np.inf, dtype=np.float32)
+        for j in range(c):
+            b = candidates[i, j]
+            if b >= 0:
+                s = np.float32(0.0)
+                for t in range(d):
+                    s += queries[i, t] * base[b, t]
+                scores[j] = np.float32(2.0) * s - sq_norms[b] if euclidean else s
+        order = np.argsort(-scores, kind="mergesort")
+        for j in range(k):
+            o = order[j]
+            if scores[o] == -np.inf:
+                keys[i, j] = -np.inf
+                ids[i, j] = -1
+            else:
+                keys[i, j] = scores[o]
+                ids[i, j] = candidates[i, o]

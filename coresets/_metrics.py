@@ -18,7 +18,14 @@ import numpy as np
 
 from coresets._validation import check_option
 
-__all__ = ["METRICS", "check_metric", "check_magnitude", "unit_rows", "faiss_metric"]
+__all__ = [
+    "METRICS",
+    "check_metric",
+    "check_magnitude",
+    "unit_rows",
+    "scale_to_unit",
+    "faiss_metric",
+]
 
 #: The metrics on embeddings, in the order error messages list them.
 METRICS = ("euclidean", "cosine", "dot")
@@ -115,7 +122,7 @@ _HEADROOM = {"dot": 2.0, "euclidean": 8.0}
 _NORM_BLOCK = 1 << 16
 
 
-def check_magnitude(X, metric: str, *, dtype=np.float32, name: str = "X") -> None:
+def check_magnitude(X, metric: str, *, dtype=np.float32, name: str = "X", where=None) -> None:
     """Refuse rows whose dot products (``"dot"``) or squared distances (``"euclidean"``)
     would overflow ``dtype``, with a ``ValueError`` naming ``name``.
 
@@ -125,6 +132,9 @@ def check_magnitude(X, metric: str, *, dtype=np.float32, name: str = "X") -> Non
     float64 by :func:`unit_rows`) and never overflows. Costs a max and a min over ``X``;
     only when the cheap bound ``n_features * max|x_ij|^2`` fails are the row norms
     computed (in float64, in blocks).
+
+    ``where``, optional, maps a row of ``X`` to its description in the message (sharded
+    data: the global row id and shard file); by default "row i".
     """
     if metric == "cosine":
         return
@@ -135,20 +145,57 @@ def check_magnitude(X, metric: str, *, dtype=np.float32, name: str = "X") -> Non
     top = max(abs(float(X.max())), abs(float(X.min())))
     if X.shape[1] * top * top <= limit:
         return
-    sq = 0.0
+    sq, first = 0.0, None
     for lo in range(0, X.shape[0], _NORM_BLOCK):
         block = np.asarray(X[lo : lo + _NORM_BLOCK], dtype=np.float64)
-        sq = max(sq, float(np.einsum("ij,ij->i", block, block).max()))
+        norms = np.einsum("ij,ij->i", block, block)
+        sq = max(sq, float(norms.max()))
+        if first is None and sq > limit:
+            first = lo + int(np.argmax(norms > limit))
     if sq <= limit:
         return
+    at = where(first) if where is not None else f"row {first}"
     norm = float(np.sqrt(sq))
     what = "dot products" if metric == "dot" else "squared distances"
     reach = sq if metric == "dot" else 4 * sq
     raise ValueError(
-        f"{name} has rows of norm up to {norm:.3g}: their {what} reach {reach:.3g}, past what "
+        f"{name} has rows of norm up to {norm:.3g} (first: {at}): their {what} reach "
+        f"{reach:.3g}, past what "
         f"{np.dtype(dtype).name} holds ({float(np.finfo(dtype).max):.3g}); scale {name} down "
         f"(e.g. divide it by {norm:.3g}) or use metric='cosine'"
     )
+
+
+def scale_to_unit(X) -> tuple[np.ndarray, float]:
+    """``(X * 2**-e, 2**e)`` with ``2**e`` the power of two nearest above ``max |X|``.
+
+    For methods whose choices do not change when every row is scaled by one factor
+    (k-center, herding, a Gaussian kernel with a data-driven bandwidth): their squared
+    norms and distances are then at most ``n_features * 4`` and never overflow, and rows
+    of ~1e-20 no longer square into float32 subnormals or zero. A power of two scales
+    exactly (only the exponent changes), so ordinary inputs give bit-identical results;
+    they are returned as is (no copy) when ``max |X|`` already lies in ``[2**-16, 2**16]``.
+    Distances and norms computed on the scaled rows are multiplied by the factor to give
+    those of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), floating, finite (validated by the caller)
+
+    Returns
+    -------
+    scaled : ndarray of shape (n, d), ``X``'s dtype
+    factor : float, a power of two (1.0 for an all-zero ``X``)
+    """
+    X = np.asarray(X)
+    top = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
+    if top == 0.0 or 2.0**-16 <= top <= 2.0**16:
+        return X, 1.0
+    exponent = np.frexp(top)[1]  # top = m * 2**exponent, 0.5 <= m < 1
+    # np.ldexp keeps X's dtype and is exact unless a tiny entry beside a huge one
+    # drops below the dtype's smallest subnormal (it is then ~1e-38 of the largest row:
+    # below float32's resolution of any distance to that row anyway)
+    return np.ldexp(X, -exponent).astype(X.dtype, copy=False), float(2.0**exponent)
 
 
 def faiss_metric(metric: str):

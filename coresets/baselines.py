@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._device import resolve_device
-from ._metrics import check_metric, unit_rows
+from ._metrics import check_metric, scale_to_unit, unit_rows
 from ._validation import check_array_2d, check_indices, check_n_select, check_random_state
 from .selection import Selection
 
@@ -32,13 +32,24 @@ METRICS = ("euclidean", "cosine")
 
 
 def _to_device(X: np.ndarray, metric: str, device):
+    """``(rows on the device, factor)``: distances there times ``factor`` are ``X``'s.
+
+    Both baselines choose the same rows when every row is scaled by one factor, so
+    euclidean rows are scaled by a power of two (:func:`~coresets._metrics.scale_to_unit`):
+    float32 rows of norm ~1e20 would square past float32's range (inf - inf = NaN
+    distances) and rows of ~1e-20 into subnormals or zero (every distance 0).
+    """
     import torch
 
+    factor = 1.0
     if metric == "cosine":
         # a zero row stays zero (distance 1 to every unit row) rather than stopping the run
         X = unit_rows(X, zero_rows="keep")
+    else:
+        X, factor = scale_to_unit(X)
     # torch refuses read-only buffers (memory maps): copy those, share the rest.
-    return torch.from_numpy(np.require(X, requirements=["C", "W"])).to(resolve_device(device))
+    Xt = torch.from_numpy(np.require(X, requirements=["C", "W"])).to(resolve_device(device))
+    return Xt, factor
 
 
 def _check_initial_and_k(initial_subset, k, n):
@@ -102,7 +113,7 @@ def k_center_greedy(
     init, k = _check_initial_and_k(initial_subset, k, n)
     rng = check_random_state(random_state)
 
-    Xt = _to_device(X, metric, device)
+    Xt, factor = _to_device(X, metric, device)
     sq = (Xt * Xt).sum(dim=1)
     chosen = torch.zeros(n, dtype=torch.bool, device=Xt.device)
     min_d = torch.full((n,), float("inf"), dtype=Xt.dtype, device=Xt.device)
@@ -130,7 +141,7 @@ def k_center_greedy(
         indices[t] = c
         radii[t] = float(min_d.max())
     if metric == "euclidean":
-        radii = np.sqrt(radii)
+        radii = np.sqrt(radii) * factor
     return Selection(indices, radii, float(radii[-1]))
 
 
@@ -167,7 +178,7 @@ def herding(X, k, *, metric="euclidean", device="auto", progress=False):
     metric = check_metric(metric, allowed=METRICS)
     n = X.shape[0]
     k = check_n_select(k, n, "k")
-    Xt = _to_device(X, metric, device)
+    Xt, factor = _to_device(X, metric, device)
     # Accumulate in float64 so long runs do not drift.
     mu = Xt.to(torch.float64).mean(dim=0)
     sq = (Xt * Xt).sum(dim=1).to(torch.float64)
@@ -184,4 +195,5 @@ def herding(X, k, *, metric="euclidean", device="auto", progress=False):
         total += Xt[c].to(torch.float64)
         indices[t] = c
         distances[t] = float(torch.linalg.vector_norm(mu - total / (t + 1)))
+    distances *= factor
     return Selection(indices, distances, float(distances[-1]))

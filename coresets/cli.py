@@ -101,7 +101,7 @@ def _real(text):
 
 _SCALING_DATA_HELP = """\
 what --dataset accepts (labels may be integers or strings; strings are encoded in sorted
-order and the class names kept):
+order and the class names kept: the report's class balance names them):
   mnist1d | digits | mnist            offline data sets (mnist1d: --n-rows rows, 80/20)
   data.npz                            arrays X, y and optionally X_test, y_test
   X.npy with --labels y.npy           a pair of .npy files
@@ -624,7 +624,7 @@ def _cmd_knn(a):
         raise UsageError(f"--input {path} does not exist or is not a file")
     X = np.asarray(_read_npy(path, "--input"))
     t0 = time.perf_counter()
-    G = knn_graph(
+    G, found = knn_graph(
         X,
         n_neighbors=a.n_neighbors,
         metric=a.metric,
@@ -633,11 +633,16 @@ def _cmd_knn(a):
         device=a.device,
         random_state=a.seed,
         progress=not a.no_progress,
+        return_search=True,
     )
     elapsed = time.perf_counter() - t0
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:  # a handle: no ".npz" appended
         sp.save_npz(fh, G, compressed=False)
     line = f"kNN graph of {G.shape[0]} rows, {G.nnz} edges in {elapsed:.2f} s -> {out}"
+    # the search actually run, and (approximate ones) the built graph's sampled recall
+    line += f"; index {found.index}"
+    if found.sample:
+        line += f", recall {found.recall:.3f} on {found.sample} sampled rows"
     if a.recall_sample:
         recall = knn_recall(X, G, sample=a.recall_sample, metric=a.metric, random_state=a.seed)
         line += f" (recall {recall:.3f} on {min(a.recall_sample, G.shape[0])} sampled rows)"

@@ -197,6 +197,9 @@ class _ArraySource:
     def take(self, rows):
         return self.X[rows]
 
+    def locate(self, row) -> str:
+        return f"row {int(row)}"
+
 
 class _ShardSource:
     """:class:`~coresets.shards.ShardedEmbeddings` (each read checked finite there)."""
@@ -211,6 +214,9 @@ class _ShardSource:
 
     def take(self, rows):
         return self.shards.take(rows)
+
+    def locate(self, row) -> str:
+        return self.shards.locate(row)
 
 
 def _source(X):
@@ -520,14 +526,24 @@ def semantic_duplicates(
             zero = np.flatnonzero(nb == 0)
             if zero.size:
                 raise ValueError(
-                    f"X has zero rows (first: row {start + zero[0]}); cosine similarity is "
-                    "undefined for zero vectors: drop them or use metric='euclidean'"
+                    f"X has zero rows (first: {src.locate(start + zero[0])}); cosine "
+                    "similarity is undefined for zero vectors: drop them or use "
+                    "metric='euclidean'"
                 )
             if not np.isfinite(nb).all():
-                raise ValueError("X has rows whose norm overflows float64; scale X down")
+                first = src.locate(start + int(np.argmax(~np.isfinite(nb))))
+                raise ValueError(
+                    f"X has rows whose norm overflows float64 (first: {first}); scale X down"
+                )
             norms[start : start + B.shape[0]] = nb
         else:
-            check_magnitude(B, "euclidean", dtype=np.float32, name="X")
+            check_magnitude(
+                B,
+                "euclidean",
+                dtype=np.float32,
+                name="X",
+                where=lambda i, s=start: src.locate(s + i),
+            )
 
     # k-means on a sample drawn here (so arrays and shards train on the same rows)
     n_train = min(n, _TRAIN_PER_CENTROID * k)

@@ -76,11 +76,19 @@ def _iter_batches(data, batch_size: int, skip: int = 0, name: str = "data"):
 
     Arrays and tensors are sliced; Datasets are wrapped in a non-shuffling
     DataLoader; DataLoaders are iterated as they are (skipped rows are still
-    loaded but never reach the model).
+    loaded but never reach the model). A Hugging Face ``datasets.Dataset`` or
+    ``IterableDataset`` is read in torch-formatted batches of its input column
+    (:func:`coresets.integrations.hf_datasets.iter_input_batches`).
     """
     import torch
     from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
+    if type(data).__module__.startswith("datasets"):  # never imports datasets itself
+        from .integrations.hf_datasets import is_hf_dataset, iter_input_batches
+
+        if is_hf_dataset(data):
+            yield from iter_input_batches(data, batch_size, skip, name)
+            return
     if isinstance(data, (np.ndarray, torch.Tensor, list, tuple)) or (
         not isinstance(data, (Dataset, DataLoader)) and hasattr(data, "__array__")
     ):
@@ -199,10 +207,14 @@ def embed(model, data, *, batch_size=256, device="auto", amp=True, normalize=Fal
     model : torch.nn.Module or callable
         Maps a batch tensor of shape (b, ...) to (b, ...) embeddings (flattened to (b, d)).
         A module is moved to ``device`` and run in eval mode (its mode is restored after).
-    data : tensor, array (or nested list), torch Dataset or DataLoader of n rows
+    data : tensor, array (or nested list), torch Dataset, DataLoader, or Hugging Face
+        ``datasets.Dataset`` / ``IterableDataset`` of n rows
         For datasets and loaders yielding ``(x, y, ...)``, ``x`` is embedded. A shuffling
         DataLoader is refused (the output would not be in input order). float64 numpy
-        input is cast to float32 (torch's default); tensors keep their dtype.
+        input is cast to float32 (torch's default); tensors keep their dtype. A
+        ``datasets`` dataset is read in batches of its input column: ``"embedding"`` /
+        ``"embeddings"`` if present, else its only column of numeric lists or arrays
+        (keep just the input column with ``select_columns`` when it has several).
     batch_size : int, default 256
         Rows per forward pass (DataLoaders keep their own).
     device : {"auto", "cpu", "cuda"} or torch.device, default "auto"

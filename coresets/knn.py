@@ -72,13 +72,20 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._metrics import METRICS, check_magnitude, check_metric, faiss_metric, unit_rows
-from ._validation import check_array_2d, check_int, check_random_state
+from ._metrics import (
+    METRICS,
+    check_magnitude,
+    check_metric,
+    faiss_metric,
+    scale_to_unit,
+    unit_rows,
+)
+from ._validation import check_array_2d, check_finite, check_int, check_random_state
 
 __all__ = [
     "knn_graph",
@@ -326,75 +333,223 @@ def _probe_lists(X, centroids, metric, m, batch=65_536):
     return out
 
 
-def _tune_nprobe(base, queries, centroids, sizes, k, metric, rng, primary):
-    """Smallest nprobe whose sampled recall reaches TARGET_RECALL, and its cost.
+#: Rows of at least this many dimensions may be scanned on their leading principal
+#: axes and re-ranked exactly in full (:func:`_tune_scan` decides, by measured recall).
+PROJECTED_SCAN_MIN_DIM = 128
 
-    The list search is exact within the lists it probes, so a sampled query's recall
-    at ``nprobe`` is the share of its exact neighbours whose list is among its
-    ``nprobe`` nearest lists: one exact search of the sample gives the recall of
-    every ``nprobe`` at once. Returns ``(nprobe, share)``, ``share`` the estimated
-    share of exact search's distances (``n_queries * n_base``) the search computes.
+#: Scanned dimensions tried, as fractions of ``n_features`` (at least 32).
+_PROJECTED_DIMS = (1 / 4, 1 / 2)
+
+#: Candidates kept per query by a projected scan, as multiples of ``k``.
+_RERANK_MULTIPLES = (1, 1.5, 2)
+
+#: A list search costs its matrix products plus a fixed cost per score (folding it into
+#: a heap, moving the block of scores through memory), here in multiply-adds. Fitted to
+#: the scan time of one run each way (300k x 384 embedding-like rows, cosine, one
+#: thread): 16 ns per score in 384 dimensions, 8.3 ns in 96, so the product is not most
+#: of it and a projection gains about 2x on the scan, not 4x.
+_FOLD_COST = 200.0
+
+#: Re-ranking a candidate gathers its full row from memory: 0.7 us in the same run,
+#: the cost of about this many full-dimension (384-d) scores of the scan.
+_RERANK_COST = 44.0
+
+#: Rows of the sample the principal axes are estimated from.
+_AXES_SAMPLE = 16_384
+
+#: Best reduced scores kept per sampled query when tuning a projected scan: a true
+#: neighbour ranked below them counts as missed (the estimate errs low, never high).
+_TUNE_DEPTH = 4096
+
+
+@dataclass(frozen=True)
+class _ScanPlan:
+    """How :func:`_list_search` scans: the tuned (or given) settings and their cost.
+
+    ``dims`` scanned dimensions (``n_features``: no projection, no re-ranking);
+    ``nprobe`` lists probed per query; ``candidates`` kept per query by the scan
+    (``k`` without projection); ``share`` of exact search's distances computed;
+    ``cost`` in full-dimension list-search distances per exact-search distance,
+    the quantity ``LIST_SEARCH_MAX_SHARE`` bounds; ``recall`` on the tuning sample.
+    """
+
+    dims: int
+    nprobe: int
+    candidates: int
+    share: float
+    cost: float
+    recall: float
+
+
+def _principal_axes(X, metric, m, rng):
+    """``(axes, mean)``: the ``m`` leading principal axes (float32, ``(d, m)``).
+
+    Inner products (cosine, dot) are approximated best by the uncentred second moments'
+    axes; euclidean distances do not move with a shift, so those axes are centred
+    (``mean`` is None for inner products). Estimated in float64 on a row sample.
+    """
+    n, d = X.shape
+    rows = np.sort(rng.choice(n, min(n, _AXES_SAMPLE), replace=False))
+    S = X[rows].astype(np.float64)
+    mean = S.mean(axis=0) if metric == "euclidean" else None
+    if mean is not None:
+        S -= mean
+    _, vecs = np.linalg.eigh(S.T @ S)
+    axes = np.ascontiguousarray(vecs[:, ::-1][:, :m], dtype=np.float32)
+    return axes, None if mean is None else mean.astype(np.float32)
+
+
+def _project(X, axes, mean, batch=65_536):
+    """``(X - mean) @ axes`` in float32, in row batches (no whole-size temporaries)."""
+    out = np.empty((X.shape[0], axes.shape[1]), dtype=np.float32)
+    for s in range(0, X.shape[0], batch):
+        block = X[s : s + batch]
+        out[s : s + batch] = (block if mean is None else block - mean) @ axes
+    return out
+
+
+def _probe_grid(nlist):
+    """The nprobe values tuning weighs: all up to 16, then steps of about 10%."""
+    values = {min(v, nlist) for v in range(1, 17)}
+    v = 16.0
+    while v < nlist:
+        v *= 1.1
+        values.add(min(int(round(v)), nlist))
+    return np.array(sorted(values), dtype=np.int64)
+
+
+def _scan_cost(share, dims, candidates, n_base, n_features):
+    """A plan's cost in full-dimension list-search distances per exact-search distance."""
+    full = n_features + _FOLD_COST
+    scan = share * (dims + _FOLD_COST) / full
+    if dims == n_features:
+        return scan
+    return scan + candidates * _RERANK_COST / n_base
+
+
+def _reduced_positions(zq, zb, ref, metric, depth, block=16):
+    """For each sampled query: its best ``depth`` base rows by reduced score, best
+    first, and the position each exact neighbour would take among them.
+
+    Returns ``(top, position)``: ``top`` int64 ``(s, depth)``; ``position`` int64
+    ``(s, k)``, the number of rows in ``top`` scoring strictly more than the
+    neighbour, ``depth`` for a neighbour below them all (or no neighbour).
+    """
+    s_rows, k = ref.shape
+    sq = np.einsum("ij,ij->i", zb, zb) if metric == "euclidean" else None
+    top = np.empty((s_rows, depth), dtype=np.int64)
+    position = np.full((s_rows, k), depth, dtype=np.int64)
+    for a in range(0, s_rows, block):
+        scores = zq[a : a + block] @ zb.T
+        if sq is not None:  # rank by -||q - x||^2 up to a per-query constant
+            scores *= 2.0
+            scores -= sq
+        part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        part_scores = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        top[a : a + block] = np.take_along_axis(part, order, axis=1)
+        best = np.take_along_axis(part_scores, order, axis=1)  # descending
+        for r in range(scores.shape[0]):
+            got = ref[a + r] >= 0
+            mine = scores[r, ref[a + r][got]]
+            # rows scoring strictly more: searchsorted on the ascending negation
+            pos = np.searchsorted(-best[r], -mine, side="left")
+            position[a + r, np.flatnonzero(got)] = pos
+    return top, position
+
+
+def _tune_scan(base, queries, zb, zq, centroids, sizes, primary, k, metric, rng):
+    """The cheapest scan whose sampled recall reaches TARGET_RECALL (a :class:`_ScanPlan`).
+
+    One exact search of ``_TUNE_QUERIES`` sampled queries gives their true neighbours.
+    A neighbour is found by a full-dimension scan exactly when its list is among the
+    query's ``nprobe`` nearest, so that recall is known for every ``nprobe`` at once.
+    A projected scan (``zb``/``zq``: rows on the leading principal axes, lists trained
+    there) keeps each query's ``candidates`` best reduced scores among the probed
+    lists' rows and re-ranks them in full: a neighbour is found when its list is
+    probed and fewer than ``candidates`` probed rows outscore it in reduced space,
+    counted on the sample too. Every (dims, nprobe, candidates) is priced by
+    :func:`_scan_cost` and the cheapest reaching the target is taken (the exhaustive
+    full-dimension scan always does).
     """
     import faiss
 
+    n, d = base.shape
     nlist = centroids.shape[0]
     fm = faiss_metric(metric)
-    sample = queries[
-        np.sort(rng.choice(len(queries), min(len(queries), _TUNE_QUERIES), replace=False))
-    ]
-    _, ref = faiss.knn(sample, base, k, metric=fm)  # exact
-    _, ranking = faiss.knn(sample, centroids, nlist, metric=fm)
+    pick = np.sort(rng.choice(len(queries), min(len(queries), _TUNE_QUERIES), replace=False))
+    _, ref = faiss.knn(queries[pick], base, k, metric=fm)  # exact, full dimensions
+    _, ranking = faiss.knn(zq[pick], centroids, nlist, metric=fm)
     rank_of = np.empty_like(ranking)
-    rank_of[np.arange(len(sample))[:, None], ranking] = np.arange(nlist)
+    rows = np.arange(len(pick))[:, None]
+    rank_of[rows, ranking] = np.arange(nlist)
     found = ref >= 0
-    ranks = np.take_along_axis(rank_of, primary[np.where(found, ref, 0)], axis=1)[found]
-    hits = np.bincount(ranks, minlength=nlist).cumsum() / max(1, ranks.size)
-    nprobe = min(int(np.searchsorted(hits, TARGET_RECALL - 1e-12)) + 1, nlist)
-    scanned = sizes[ranking[:, :nprobe]].sum(axis=1).mean()
-    return nprobe, float(scanned) / len(base)
+    n_found = max(1, int(found.sum()))
+    ref_rank = np.where(
+        found, np.take_along_axis(rank_of, primary[np.where(found, ref, 0)], 1), nlist
+    )
+    share = np.cumsum(sizes[ranking], axis=1).mean(axis=0) / n  # share[p - 1]: nprobe p
+    probes = _probe_grid(nlist)
+    # full dimensions: recall of every nprobe from the neighbours' list ranks
+    hits = np.bincount(ref_rank[found], minlength=nlist).cumsum() / n_found
+    full_p = min(int(np.searchsorted(hits, TARGET_RECALL - 1e-12)) + 1, nlist)
+    best = _ScanPlan(d, full_p, k, float(share[full_p - 1]), 0.0, float(hits[full_p - 1]))
+    best = replace(best, cost=_scan_cost(best.share, d, k, n, d))
+    if zb is base:
+        return best
+    depth = min(n, _TUNE_DEPTH)
+    cands = sorted({min(n, int(round(k * f))) for f in _RERANK_MULTIPLES})
+    probed_rank = ref_rank[:, None, :] < probes[None, :, None]  # (s, g, k)
+    for frac in _PROJECTED_DIMS:
+        m = int(round(d * frac))
+        if m < 32 or m > zb.shape[1]:
+            continue
+        top, position = _reduced_positions(
+            np.ascontiguousarray(zq[pick, :m]), zb[:, :m], ref, metric, depth
+        )
+        top_rank = np.take_along_axis(rank_of, primary[top], axis=1)  # (s, depth)
+        hits = np.zeros((len(probes), len(cands)))
+        for a in range(0, len(pick), 32):
+            part = slice(a, a + 32)
+            # ahead[r, g, t]: rows outscoring neighbour t in reduced space among the
+            # lists probed at probes[g] (counted within the query's best `depth`)
+            inside = top_rank[part, None, :] < probes[None, :, None]
+            competitors = np.zeros(inside.shape[:2] + (depth + 1,), dtype=np.int32)
+            np.cumsum(inside, axis=2, out=competitors[:, :, 1:])
+            reachable = probed_rank[part] & (position[part] < depth)[:, None, :]
+            ahead = np.take_along_axis(
+                competitors, np.broadcast_to(position[part, None, :], reachable.shape), axis=2
+            )
+            for j, c in enumerate(cands):
+                hits[:, j] += (reachable & (ahead < c)).sum(axis=(0, 2))
+        for j, c in enumerate(cands):
+            recall = hits[:, j] / n_found
+            ok = np.flatnonzero(recall >= TARGET_RECALL - 1e-12)
+            if ok.size == 0:
+                continue
+            g = ok[0]  # cost grows with nprobe: the first reaching the target
+            p = int(probes[g])
+            cost = _scan_cost(float(share[p - 1]), m, c, n, d)
+            if cost < best.cost:
+                best = _ScanPlan(m, p, c, float(share[p - 1]), cost, float(recall[g]))
+    return best
 
 
-def _list_search(base, k, metric, nprobe, rng, exact_fallback, progress, queries=None):
-    """The ``k`` nearest rows of ``base`` for every query, IVF lists scored by matrix products.
+def _scan_lists(base, queries, lists, primary, nlist, k, metric, progress):
+    """Every query's ``k`` best rows of ``base`` among the lists it probes (unsorted heaps).
 
-    FAISS's IVF scans its lists one query at a time, which costs about 12x a BLAS
-    exact search per distance on 2 cores (384-d: 2.8e6 against 3.4e7 distances per
-    second). Here the queries that probe a list are scored against it together,
-    ``queries[rows] @ base[members].T``, and each row is folded into the query's
-    running top-k: the same candidates as FAISS IVF with the same lists and
-    ``nprobe`` (exact within them), at BLAS speed.
-
-    ``queries=None`` searches ``base`` against itself (the graph), reusing the base's
-    list assignment for the queries. Returns ``(D, I)`` as :func:`search` would (best
-    first; -1 / -inf or +inf pads), or None when ``exact_fallback`` and the tuned
-    search would compute more than ``LIST_SEARCH_MAX_SHARE`` of exact search's distances.
+    ``lists`` ``(q, nprobe)`` names each query's lists, ``primary`` ``(n,)`` each base
+    row's list. Returns ``(keys, ids)``: float32 scores (inner products, or
+    ``2 q.x - ||x||^2`` for euclidean) and int32 rows, -inf / -1 where empty.
     """
     from tqdm.auto import tqdm
 
     from . import _knn_kernels as kern
 
-    self_search = queries is None
-    queries = base if self_search else queries
-    nlist = _nlist(base.shape[0])
-    centroids = _train_lists(base, metric, nlist, rng)
-    # Each base row's nearest list first; the queries' nprobe nearest once nprobe is
-    # known (a top-32 FAISS search over the centroids costs more than a second top-1).
-    primary = _probe_lists(base, centroids, metric, 1)[:, 0]
-    sizes = np.bincount(primary, minlength=nlist)
-    if nprobe is None:
-        nprobe, share = _tune_nprobe(base, queries, centroids, sizes, k, metric, rng, primary)
-        if exact_fallback and share > LIST_SEARCH_MAX_SHARE:
-            return None
-    nprobe = min(nprobe, nlist)
-    if self_search and nprobe == 1:
-        lists = primary[:, None]
-    else:
-        lists = _probe_lists(queries, centroids, metric, nprobe)
     member_start, members = kern.group_by_list(primary[:, None], nlist)
     query_start, query_rows = kern.group_by_list(lists, nlist)
-    del lists
     sq_norms = np.einsum("ij,ij->i", base, base) if metric == "euclidean" else None
-    q = queries.shape[0]
+    q, nprobe = lists.shape
     keys = np.full((q, k), -np.inf, dtype=np.float32)
     ids = np.full((q, k), -1, dtype=np.int32)
     with tqdm(total=q * nprobe, desc="kNN (ivf lists)", unit="pt", disable=not progress) as bar:
@@ -414,10 +569,90 @@ def _list_search(base, k, metric, nprobe, rng, exact_fallback, progress, queries
                     scores -= member_norms
                 kern.fold_top_k(scores, block, mids, keys, ids)
                 bar.update(block.size)
-    kern.sort_heaps(keys, ids)
-    if sq_norms is not None:  # back to FAISS's squared distances (+inf pads)
+    return keys, ids
+
+
+def _rerank(base, queries, candidates, k, metric):
+    """The ``k`` best of each query's candidate rows by exact full-dimension scores."""
+    from . import _knn_kernels as kern
+
+    if candidates.size and int(candidates.max()) >= base.shape[0]:  # never trust indices
+        raise ValueError("candidate rows out of range of base")
+    sq_norms = (
+        np.einsum("ij,ij->i", base, base) if metric == "euclidean" else np.zeros(0, np.float32)
+    )
+    keys = np.empty((queries.shape[0], k), dtype=np.float32)
+    ids = np.empty((queries.shape[0], k), dtype=np.int32)
+    kern.rerank(queries, base, candidates, sq_norms, keys, ids)
+    return keys, ids
+
+
+def _list_search(base, k, metric, nprobe, rng, exact_fallback, progress, queries=None):
+    """The ``k`` nearest rows of ``base`` for every query, IVF lists scored by matrix products.
+
+    FAISS's IVF scans its lists one query at a time, which costs about 12x a BLAS
+    exact search per distance on 2 cores (384-d: 2.8e6 against 3.4e7 distances per
+    second). Here the queries that probe a list are scored against it together,
+    ``queries[rows] @ base[members].T``, and each row is folded into the query's
+    running top-k: the same candidates as FAISS IVF with the same lists and
+    ``nprobe`` (exact within them), at BLAS speed.
+
+    With ``nprobe=None`` and at least ``PROJECTED_SCAN_MIN_DIM`` dimensions the scan
+    may run on the rows' leading principal axes, keeping a few times ``k`` candidates
+    per query that are then re-ranked by their exact scores (a FAISS ``PCAMatrix``
+    pre-transform with ``IndexRefineFlat``'s re-ranking, done by matrix products):
+    :func:`_tune_scan` picks the dimensions, ``nprobe`` and candidates of the cheapest
+    plan whose recall on sampled queries reaches ``TARGET_RECALL``, full dimensions
+    included.
+
+    ``queries=None`` searches ``base`` against itself (the graph), reusing the base's
+    list assignment for the queries. Returns ``(D, I, plan)``: ``D``, ``I`` as
+    :func:`search` would (best first; -1 / -inf or +inf pads) and the
+    :class:`_ScanPlan` run; or None when ``exact_fallback`` and the tuned plan would
+    cost more than ``LIST_SEARCH_MAX_SHARE`` of exact search.
+    """
+    from . import _knn_kernels as kern
+
+    self_search = queries is None
+    queries = base if self_search else queries
+    n, d = base.shape
+    nlist = _nlist(n)
+    zb, zq = base, queries
+    if nprobe is None and d >= PROJECTED_SCAN_MIN_DIM:
+        axes, mean = _principal_axes(base, metric, int(round(d * max(_PROJECTED_DIMS))), rng)
+        zb = _project(base, axes, mean)
+        zq = zb if self_search else _project(queries, axes, mean)
+    centroids = _train_lists(zb, metric, nlist, rng)
+    # Each base row's nearest list first; the queries' nprobe nearest once nprobe is
+    # known (a top-32 FAISS search over the centroids costs more than a second top-1).
+    primary = _probe_lists(zb, centroids, metric, 1)[:, 0]
+    sizes = np.bincount(primary, minlength=nlist)
+    if nprobe is None:
+        plan = _tune_scan(base, queries, zb, zq, centroids, sizes, primary, k, metric, rng)
+        if exact_fallback and plan.cost > LIST_SEARCH_MAX_SHARE:
+            return None
+    else:
+        plan = _ScanPlan(d, min(nprobe, nlist), k, math.nan, math.nan, math.nan)
+    if self_search and plan.nprobe == 1:
+        lists = primary[:, None]
+    else:
+        lists = _probe_lists(zq, centroids, metric, plan.nprobe)
+    if plan.dims < d:
+        scan_base = np.ascontiguousarray(zb[:, : plan.dims])
+        scan_queries = scan_base if self_search else np.ascontiguousarray(zq[:, : plan.dims])
+        del zb, zq
+        _, cand = _scan_lists(scan_base, scan_queries, lists, primary, nlist, plan.candidates,
+                              metric, progress)  # fmt: skip
+        del lists, scan_base, scan_queries
+        keys, ids = _rerank(base, queries, cand, k, metric)
+    else:
+        del zb, zq
+        keys, ids = _scan_lists(base, queries, lists, primary, nlist, k, metric, progress)
+        del lists
+        kern.sort_heaps(keys, ids)
+    if metric == "euclidean":  # back to FAISS's squared distances (+inf pads)
         keys = np.einsum("ij,ij->i", queries, queries)[:, None] - keys
-    return keys, ids.astype(np.int64)
+    return keys, ids.astype(np.int64), plan
 
 
 def build_index(
@@ -469,6 +704,7 @@ def _check_prepared(base, name):
         raise ValueError(
             f"{name} must be a non-empty 2-D float32 C-contiguous array from prepare()"
         )
+    check_finite(base, name)  # FAISS k-means asserts on NaN; flat search returns garbage
 
 
 def _make_index(base, metric, index, device, nprobe, random_state, k, k_name):
@@ -552,7 +788,10 @@ def _check_search(index, queries, k):
         raise TypeError(
             f"index must be a FAISS index from build_index(), got {type(index).__name__}"
         )
-    return _check_queries(queries, d, k, "the index")
+    queries, k = _check_queries(queries, d, k, "the index")
+    if k > index.ntotal:  # FAISS would allocate (q, k) results, all padding past ntotal
+        raise ValueError(f"k must be <= the rows of the index ({index.ntotal}), got {k}")
+    return queries, k
 
 
 def _check_queries(queries, d, k, against):
@@ -570,6 +809,7 @@ def _check_queries(queries, d, k, against):
         )
     if queries.shape[1] != d:
         raise ValueError(f"queries have {queries.shape[1]} features but {against} has {d}")
+    check_finite(queries, "queries")
     return queries, k
 
 
@@ -822,6 +1062,11 @@ def knn_graph(
     """
     X = prepare(X, metric, zero_rows=zero_rows)
     metric = check_metric(metric)
+    if metric == "euclidean":
+        # neighbour ranks and exp(-d^2 / sigma^2) with sigma^2 the median edge do not change
+        # when every row is scaled by one factor; rows of ~1e-20 would square into float32
+        # subnormals or zero (sigma^2 ~ 0: NaN similarities), so scale by a power of two
+        X = scale_to_unit(X)[0]
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"X needs at least 2 rows to build a kNN graph, got {n}")
@@ -870,7 +1115,7 @@ def _searcher(base, queries, k, k_name, metric, index, device, nprobe, random_st
     if index == "ivf" and not on_gpu:
         found = _list_search(base, k, metric, nprobe, rng, auto, progress, queries=queries)
         if found is not None:
-            return found, None, "ivf"
+            return found[:2], None, "ivf"
         index = "flat"
     idx, index = _build_index(base, metric, index, on_gpu, nprobe, k, rng, auto)
     return None, idx, index

@@ -13,7 +13,9 @@ Which one to use
   (like ``WeightedRandomSampler``), for an unweighted loss. Same expected gradient as
   the weighted loss, more variance; use it when the training loop cannot be changed.
 * :class:`DistributedCoresetSampler` - the ``DistributedSampler`` contract over the
-  subset (even split across ranks, padding or dropping, ``set_epoch``) for DDP jobs.
+  subset (even split across ranks, padding or dropping, ``set_epoch``) for DDP jobs
+  with a hand-written loop or Lightning; not under Accelerate or the HF ``Trainer``,
+  which shard batches themselves (see "With Lightning, Accelerate and the HF Trainer").
 
 Weights users see are normalised
 --------------------------------
@@ -53,6 +55,63 @@ sampler has handed out; a ``DataLoader`` fetches ahead of the training loop (up 
 ``prefetch_factor * num_workers`` batches), so pass ``consumed=`` (batches done times
 the batch size) to resume at the first batch the loop did not train on.
 
+With Lightning, Accelerate and the HF Trainer
+---------------------------------------------
+(Checked against Lightning 2.6, Accelerate 1.15 and transformers 5.23, ranks simulated
+in ``tests/test_integrations_training.py``.)
+
+=====================================  ==========================  ==========================
+sampler                                Lightning / Fabric (DDP)    Accelerate, HF ``Trainer``
+=====================================  ==========================  ==========================
+:class:`CoresetSampler`                yes: Lightning shards it    yes: Accelerate shards it
+:class:`WeightedCoresetSampler`        yes: Lightning shards it    yes: Accelerate shards it
+:class:`DistributedCoresetSampler`     yes: left as it is          no: sharded twice
+=====================================  ==========================  ==========================
+
+* Lightning (``use_distributed_sampler=True``, the default) puts every sampler that is
+  not a ``DistributedSampler`` inside its ``DistributedSamplerWrapper``: each rank
+  builds one whole pass of the sampler, the wrapper permutes the pass (its own seed +
+  epoch) and rank ``r`` keeps every ``world_size``-th entry from ``r``, padding the
+  pass by repeating entries to a multiple of the world size. The shards are a partition
+  of the pass only if every rank builds the same pass: the plain samplers do (their
+  order is ``seed + epoch``, the same seed on every rank); with ``generator=``, seed
+  that generator alike on every rank. Lightning calls ``set_epoch`` on the wrapper,
+  which passes it on to ours. :class:`DistributedCoresetSampler` is a
+  ``DistributedSampler``, so Lightning leaves it alone (wrapped, each rank would keep a
+  ``1 / world_size**2`` share, ``1 / world_size`` of the subset over all ranks).
+* Accelerate's ``prepare`` (and so the HF ``Trainer``, which prepares its loaders with
+  it) keeps the sampler and shards the batches: with ``P`` processes, batch ``j`` of
+  the pass goes to process ``j % P``, and the last round is completed from the start of
+  the pass (``even_batches=True``). It never looks for a sampler that is already
+  distributed, so a :class:`DistributedCoresetSampler` is sharded twice: use
+  :class:`CoresetSampler` or :class:`WeightedCoresetSampler`. Accelerate also gives any
+  sampler whose ``generator`` attribute is None a generator seeded from the global RNG;
+  ours have no ``generator`` attribute unless ``generator=`` was passed (Accelerate
+  keeps that one, and the ``Accelerator``'s default ``rng_types=["generator"]`` copies
+  rank 0's state to every rank at each pass), so ``seed + epoch`` keep the order. The loader's ``set_epoch``, which it also calls itself at every pass, reaches
+  our sampler.
+* The HF ``Trainer`` takes its sampler from ``Trainer._get_train_sampler``: override it
+  in a subclass to return a :class:`CoresetSampler`. The Trainer calls ``set_epoch(epoch)``
+  every epoch and resumes a run by skipping the batches the interrupted epoch had trained
+  (``skip_first_batches``); that is exact because after ``set_epoch`` a pass's order
+  depends on ``seed + epoch`` alone. It does not save the sampler: after
+  :meth:`CoresetSampler.set_subset` during training, save the subset yourself.
+
+Checkpointing with them: Accelerate saves and restores any object with ``state_dict`` and
+``load_state_dict`` given to ``accelerator.register_for_checkpointing(sampler)``, so
+``save_state`` / ``load_state`` round-trip a sampler (its file loads with
+``torch.load(weights_only=True)``). Accelerate calls ``state_dict()`` without
+``consumed=``, so a state saved mid-epoch counts what the loader fetched, which is ahead
+of training (its loader looks one batch ahead, workers prefetch); saved at the end of an
+epoch it is exact. Lightning keeps a train loader's state only when the loader itself has
+``state_dict`` / ``load_state_dict`` (torchdata's ``StatefulDataLoader``, not a plain
+``DataLoader``); otherwise save ``sampler.state_dict(consumed=...)`` in the
+``LightningModule``'s ``on_save_checkpoint`` and load it in ``on_load_checkpoint`` (called
+before the loaders are iterated). Under Lightning's wrapper every rank's sampler hands out
+the whole pass, so resume those at the end of an epoch; a
+:class:`DistributedCoresetSampler` counts its own rank's indices (``consumed`` = batches
+done times the batch size).
+
 Every sampler keeps its state in the main process (a ``DataLoader`` iterates the
 sampler there and sends indices to workers), so all of them work with
 ``num_workers > 0``; after :meth:`CoresetSampler.set_subset` the next ``iter()`` uses
@@ -66,7 +125,7 @@ import math
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from ._validation import MAX_TORCH_SEED, check_finite, check_indices, check_int, check_seed
 
@@ -182,6 +241,10 @@ class CoresetSampler(Sampler):
         Mean 1 over the subset.
     epoch : int
         The last ``set_epoch`` value (0 before any).
+    generator : torch.Generator
+        The ``generator=`` passed; absent (``hasattr`` is False) when none was: Accelerate
+        hands any sampler with a ``generator`` attribute of None a randomly seeded one,
+        which would replace ``seed`` (see the module docstring).
     """
 
     def __init__(
@@ -195,8 +258,8 @@ class CoresetSampler(Sampler):
         generator=None,
     ):
         self.shuffle = bool(shuffle)
-        self.generator = _check_generator(generator)
-        self.seed = _resolve_seed(seed, self.generator)
+        self._generator = _check_generator(generator)
+        self.seed = _resolve_seed(seed, self._generator)
         self.yield_weights = bool(yield_weights)
         self.epoch = 0
         self._epoch_set = False  # set_epoch called: the order follows the epoch
@@ -206,6 +269,17 @@ class CoresetSampler(Sampler):
         self._resume = None  # a loaded pass to replay: (epoch used, generator state, start)
         self._token = 0  # which pass the position counts (a new pass or subset: a new token)
         self.set_subset(indices, weights)
+
+    @property
+    def generator(self):
+        # Read-only and missing without generator=: accelerate's prepare_data_loader assigns
+        # a generator seeded from the global RNG to a sampler whose ``generator`` is None,
+        # and the order would then ignore ``seed`` and ``set_epoch``.
+        if self._generator is None:
+            raise AttributeError(
+                f"this {type(self).__name__} has no generator: its orders come from seed + epoch"
+            )
+        return self._generator
 
     # ------------------------------------------------------------------ subset
     def set_subset(self, indices, weights=None):
@@ -249,16 +323,16 @@ class CoresetSampler(Sampler):
             self._resume = None
         else:
             epoch = self.epoch if self._epoch_set else self._passes
-            state = None if self.generator is None else self.generator.get_state()
+            state = None if self._generator is None else self._generator.get_state()
             start = 0
             self._passes += 1
         self._pass, self._position = (epoch, state), start
         self._token += 1
         if not self._shuffles():
             return np.arange(len(self.indices)), start
-        if self.generator is not None:
-            self.generator.set_state(state)
-            return self._draw(self.generator), start
+        if self._generator is not None:
+            self._generator.set_state(state)
+            return self._draw(self._generator), start
         return self._draw(torch.Generator().manual_seed(self.seed + epoch)), start
 
     def _shuffles(self):
@@ -320,8 +394,8 @@ class CoresetSampler(Sampler):
             position = consumed
         if epoch is not None and position >= self._pass_length():
             epoch, position = None, 0  # the pass is over: the next one is a fresh pass
-        if epoch is None and self.generator is not None:
-            state = self.generator.get_state()  # where the next pass will draw from
+        if epoch is None and self._generator is not None:
+            state = self._generator.get_state()  # where the next pass will draw from
         return {
             "version": _STATE_VERSION,
             "sampler": type(self).__name__,
@@ -329,7 +403,7 @@ class CoresetSampler(Sampler):
             "weights": None if self.weights is None else _as_tensor(self.weights),
             "seed": self.seed,
             "shuffle": self.shuffle,
-            "generator": self.generator is not None,
+            "generator": self._generator is not None,
             "epoch": self.epoch,
             "epoch_set": self._epoch_set,
             "passes": self._passes,
@@ -365,15 +439,15 @@ class CoresetSampler(Sampler):
             raise ValueError(f"state comes from a {state['sampler']}, not a {type(self).__name__}")
         if bool(state["shuffle"]) != self.shuffle:
             raise ValueError(f"state has shuffle={state['shuffle']}, this sampler {self.shuffle}")
-        if bool(state.get("generator")) != (self.generator is not None):
+        if bool(state.get("generator")) != (self._generator is not None):
             saved = "with" if state.get("generator") else "without"
             raise ValueError(f"state was saved {saved} generator=; build the sampler the same way")
         gen_state = state.get("generator_state")
-        if self.generator is not None and not isinstance(gen_state, torch.Tensor):
+        if self._generator is not None and not isinstance(gen_state, torch.Tensor):
             raise ValueError("state['generator_state'] must be the generator's state tensor")
         self._check_extra_state(state)
         self.set_subset(state["indices"], state.get("weights"))
-        if self.generator is None:
+        if self._generator is None:
             self.seed = check_seed(state["seed"], "state['seed']")
         self.epoch = check_int(state["epoch"], "state['epoch']", low=0, high=MAX_TORCH_SEED)
         self._epoch_set = bool(state["epoch_set"])
@@ -385,8 +459,8 @@ class CoresetSampler(Sampler):
                 state["position"], "state['position']", low=0, high=self._pass_length()
             )
             self._resume = (pass_epoch, gen_state, position)
-        elif self.generator is not None:
-            self.generator.set_state(gen_state)
+        elif self._generator is not None:
+            self._generator.set_state(gen_state)
 
     def _check_extra_state(self, state):
         pass
@@ -463,7 +537,7 @@ class WeightedCoresetSampler(CoresetSampler):
                 )
 
 
-class DistributedCoresetSampler(CoresetSampler):
+class DistributedCoresetSampler(CoresetSampler, DistributedSampler):
     """Shard a coreset across DDP ranks with ``torch.utils.data.DistributedSampler``'s contract.
 
     Every rank shuffles with the same ``seed + epoch`` (call :meth:`set_epoch` each epoch,
@@ -472,6 +546,12 @@ class DistributedCoresetSampler(CoresetSampler):
     (``drop_last=True``) to a multiple of ``num_replicas``, and rank ``r`` takes every
     ``num_replicas``-th element starting at ``r``. There is no ``generator=``: one
     generator per process could not keep the ranks in step.
+
+    It is an instance of ``DistributedSampler`` (whose constructor it does not call: it
+    has no ``dataset``) so that Lightning and Fabric, which wrap every other sampler in
+    their own sharding ``DistributedSamplerWrapper``, leave it as it is. Accelerate (and
+    so the HF ``Trainer``) shards batches whatever the sampler: there, use
+    :class:`CoresetSampler` (see the module docstring).
 
     Parameters
     ----------

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import load_npy, npy_header, save_json, save_npy
-from ._validation import check_int
+from ._validation import check_array_2d, check_int
 
 __all__ = [
     "FORMAT",
@@ -214,13 +214,32 @@ class ShardWriter:
         return good
 
     def append(self, rows) -> None:
-        """Buffer float32 ``rows`` (shape (b, dim)); write every shard that fills up."""
-        rows = np.asarray(rows, dtype=np.float32)
-        dim = self.index["dim"]
+        """Buffer ``rows`` (shape (b, dim), finite numbers within float32's range) as float32;
+        write every shard that fills up. An empty block (0, dim) is a no-op.
+
+        Checked before anything is buffered, so a bad block never reaches a shard: the
+        error names ``rows`` and the input row number (over everything appended).
+        """
+        arr = np.asarray(rows)
+        if arr.ndim == 2 and arr.shape[0] == 0 and arr.dtype.kind in "biuf":
+            rows = arr.astype(np.float32)
+        else:
+            rows = check_array_2d(rows, "rows", dtype=(np.float32, np.float64))
+        dim = self.index["dim"] if self.index["dim"] is not None else self._pending_dim()
         if dim is not None and rows.shape[1] != dim:
-            raise ValueError(
-                f"model returned embeddings of width {rows.shape[1]}, but out_dir holds width {dim}"
-            )
+            raise ValueError(f"rows have width {rows.shape[1]}, but out_dir holds width {dim}")
+        if rows.shape[0] == 0:
+            return
+        if rows.dtype != np.float32:  # finite float64 rows may still overflow float32
+            with np.errstate(over="ignore"):
+                rows = rows.astype(np.float32)
+            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+            if bad.size:
+                first = self.index["n"] + self._n_pending + int(bad[0])
+                raise ValueError(
+                    f"rows hold values past float32's range (first: input row {first}); "
+                    "scale the embeddings down"
+                )
         self._pending.append(rows)
         self._n_pending += rows.shape[0]
         while self._n_pending >= self.shard_size:
@@ -228,6 +247,9 @@ class ShardWriter:
             self._write(block[: self.shard_size])
             self._pending = [block[self.shard_size :]]
             self._n_pending = block.shape[0] - self.shard_size
+
+    def _pending_dim(self):
+        return self._pending[0].shape[1] if self._pending else None
 
     def close(self) -> dict:
         """Write the buffered rows as the last shard, mark the index complete; return it."""
@@ -297,7 +319,7 @@ class ShardedEmbeddings:
         """
         X = self._load(s)
         for start in range(0, X.shape[0], _CHECK_BLOCK):  # blocks: never copy a shard whole
-            self._check_block(X[start : start + _CHECK_BLOCK], s)
+            self._check_block(X[start : start + _CHECK_BLOCK], s, int(self.offsets[s]) + start)
         return X
 
     def _load(self, s: int) -> np.ndarray:
@@ -345,7 +367,7 @@ class ShardedEmbeddings:
             del X
             # Only the gathered rows are checked: a partition touches every shard, and
             # scanning whole shards once per partition would dominate the read time.
-            self._check_block(out[pos], s)
+            self._check_block(out[pos], s, rows[pos])
         return out
 
     def fingerprint(self) -> str:
@@ -357,10 +379,24 @@ class ShardedEmbeddings:
         h.update(f"{self.n_features}|{self.dtype.str}".encode())
         return h.hexdigest()
 
-    def _check_block(self, X, s: int) -> None:
+    def locate(self, row: int) -> str:
+        """Where global ``row`` lives, for error messages: its id, shard file and row there."""
+        row = int(row)
+        s = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        local = row - int(self.offsets[s])
+        return f"global row {row} (row {local} of shard {Path(self.paths[s]).name})"
+
+    def _check_block(self, X, s: int, rows) -> None:
+        """Refuse NaN/inf in ``X``, rows of shard ``s``: global ids ``rows`` (an array), or
+        consecutive ones from global row ``rows`` (an int)."""
         if not np.all(np.isfinite(X)):
-            bad = "NaN" if np.isnan(X).any() else "inf"
-            raise ValueError(f"shard {self.paths[s]} contains {bad} values")
+            bad_rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+            ids = rows + bad_rows if isinstance(rows, int) else np.asarray(rows)[bad_rows]
+            first = int(np.argmin(ids))  # take() gathers in any order: name the lowest id
+            bad = "NaN" if np.isnan(X[bad_rows[first]]).any() else "inf"
+            raise ValueError(
+                f"shard {self.paths[s]} contains {bad} values (first: {self.locate(ids[first])})"
+            )
 
 
 def _npy_header(path: Path):

@@ -260,7 +260,8 @@ def test_knn_then_select_on_the_graph(emb, tmp_path, capsys):
     g = tmp_path / "graph.npz"
     rc = main(["knn", "--input", str(emb / "X.npy"), "--n-neighbors", "10", "--metric",
                "euclidean", "--out", str(g), "--no-progress"])  # fmt: skip
-    assert rc == 0 and "recall 1.000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert rc == 0 and "recall 1.000" in out and "; index flat" in out  # exact: no sample
     X = np.load(emb / "X.npy")
     G, ref = sp.load_npz(g), knn_graph(X, n_neighbors=10, metric="euclidean", random_state=0)
     assert G.format == "csr" and (G != ref).nnz == 0
@@ -462,3 +463,29 @@ def test_select_summary_reports_the_knn_graph(tmp_path):
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["knn_graphs"] == [{"index": "flat", "recall": 1.0, "sample": 0}]
+
+
+def test_scaling_report_names_string_classes(tmp_path):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rows = ["species," + ",".join(f"f{i}" for i in range(4))]
+    rows += [
+        f"{iris.target_names[t]}," + ",".join(f"{v:g}" for v in x)
+        for x, t in zip(iris.data, iris.target, strict=True)
+    ]
+    (tmp_path / "iris.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    rc = main(["scaling", "--dataset", str(tmp_path / "iris.csv"), "--label-column", "species",
+               "--methods", "k-center", "--sizes", "24", "--seeds", "1",
+               "--max-steps", "200", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["classes"] == {
+        "names": ["setosa", "versicolor", "virginica"],
+        "pool_counts": [40, 40, 40],  # the stratified 80% of 50 each
+    }
+    report = (out / "scaling.md").read_text()
+    section = report[report.index("## Class balance") : report.index("## Learning-curve laws")]
+    for name in iris.target_names:
+        assert f"\n| {name} | 33.3% (40) | " in section

@@ -493,3 +493,17 @@ def test_cosine_of_float64_rows_past_float32_range():
     assert np.isfinite(G.data).all() and G[0, 0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="overflow float32"):
         prepare(X, "dot")
+
+
+def test_estimator_messages_name_their_argument():
+    from coresets.selectors import CCSSelector, FacilityLocationSelector
+
+    # scikit-learn's own message names nothing; ours says which argument it is about
+    with pytest.raises(ValueError, match=r"^X: Expected 2D array"):
+        FacilityLocationSelector(2).fit(np.arange(10.0))
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    # the functions' k is the estimator's n_samples
+    with pytest.raises(ValueError, match=r"n_samples=19 \(19 rows\) is larger than the 18 rows"):
+        CCSSelector(19, hard_prune=0.1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="lower n_samples or hard_prune"):
+        CCSSelector(19, hard_prune=0.1, random_state=0).fit(X)

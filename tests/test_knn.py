@@ -423,3 +423,98 @@ def test_graph_search_reports_the_index_and_the_built_graphs_recall(monkeypatch)
     assert [s.index for s in sel.graph_searches_] == ["ivf", "ivf"]  # one graph per class
     sel = FacilityLocationSelector(30, n_neighbors=None).fit(X)
     assert sel.graph_searches_ == []  # dense similarity: exact, nothing to report
+
+
+def test_rerank_by_hand():
+    from coresets import _knn_kernels as kern
+
+    base = np.array([[1, 0], [0, 1], [1, 1], [3, 0]], np.float32)
+    queries = np.array([[1, 0], [0, 2]], np.float32)
+    candidates = np.array([[1, 3, 2], [-1, 0, 1]], np.int32)
+    keys = np.empty((2, 2), np.float32)
+    ids = np.empty((2, 2), np.int32)
+    kern.rerank(queries, base, candidates, np.zeros(0, np.float32), keys, ids)
+    # inner products: query 0 scores 0, 3, 1 for rows 1, 3, 2; query 1 scores 0, 2
+    np.testing.assert_array_equal(ids, [[3, 2], [1, 0]])
+    np.testing.assert_array_equal(keys, [[3, 1], [2, 0]])
+    # euclidean ranks by 2 q.x - ||x||^2: query 0 -> row 3: 6 - 9, row 2: 2 - 2, row 1: -1
+    kern.rerank(queries, base, candidates, np.einsum("ij,ij->i", base, base), keys, ids)
+    np.testing.assert_array_equal(ids[0], [2, 1])
+    np.testing.assert_array_equal(keys[0], [0, -1])
+    # a query with fewer candidates than k is padded
+    kern.rerank(queries, base, np.array([[-1, 2], [-1, -1]], np.int32),
+                np.zeros(0, np.float32), keys, ids)  # fmt: skip
+    np.testing.assert_array_equal(ids, [[2, -1], [-1, -1]])
+    assert np.isneginf(keys[0, 1]) and np.all(np.isneginf(keys[1]))
+
+
+def _projected_data(n=6000, d=192, seed=0):
+    """Overlapping clusters with a decaying spectrum (the structure of real embeddings)."""
+    rng = np.random.default_rng(seed)
+    scale = np.arange(1, d + 1, dtype=np.float32) ** -0.8
+    centres = rng.standard_normal((60, d)).astype(np.float32) * scale
+    X = centres[rng.integers(0, 60, n)] + 0.7 * scale * rng.standard_normal((n, d))
+    return (X @ np.linalg.qr(rng.standard_normal((d, d)))[0]).astype(np.float32)
+
+
+@pytest.fixture
+def cheapest_dims(monkeypatch):
+    """Price plans by their scanned dimensions alone, so the projected scan is taken."""
+    monkeypatch.setattr(knn, "_scan_cost", lambda share, dims, c, n, d: dims / d)
+    plans = []
+    real = knn._tune_scan
+
+    def spy(*args, **kwargs):
+        plans.append(real(*args, **kwargs))
+        return plans[-1]
+
+    monkeypatch.setattr(knn, "_tune_scan", spy)
+    return plans
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_projected_scan_reaches_its_estimated_recall(metric, cheapest_dims):
+    from coresets.knn import prepare
+
+    # far from the origin: euclidean's axes must be centred, inner products' must not
+    X = prepare(_projected_data() + (5.0 if metric == "euclidean" else 0.0), metric)
+    fm = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+    D_ref, I_ref = faiss.knn(X, X, 16, metric=fm)
+    D, I, plan = knn._list_search(X, 16, metric, None, np.random.default_rng(0), False, False)
+    assert cheapest_dims == [plan] and plan.dims == 48 and plan.candidates >= 16
+    recall = np.mean([np.intersect1d(a, b).size / 16 for a, b in zip(I, I_ref, strict=True)])
+    # the plan's recall is measured on 256 sampled rows; all rows agree within sampling error
+    assert recall >= knn.TARGET_RECALL - 0.03
+    assert abs(recall - plan.recall) <= 0.03
+    # re-ranked scores are exact full-dimension scores, best first
+    rows = np.arange(len(X))[:, None]
+    if metric == "euclidean":
+        exact = ((X[rows] - X[I]) ** 2).sum(-1)
+        assert np.all(np.diff(D, axis=1) >= -1e-4)
+    else:
+        exact = (X[rows] * X[I]).sum(-1)
+        assert np.all(np.diff(D, axis=1) <= 1e-4)
+    # float32 rounding of the norms (euclidean: 2 q.x - ||x||^2 cancels, as in FAISS)
+    sq = np.einsum("ij,ij->i", X, X)
+    assert np.all(np.abs(D - exact) <= 1e-4 * np.abs(exact) + 1e-5 * (sq[rows] + sq[I]) + 1e-5)
+    again = knn._list_search(X, 16, metric, None, np.random.default_rng(0), False, False)
+    np.testing.assert_array_equal(again[1], I)
+
+
+def test_projected_scan_is_costed_against_the_full_scan(monkeypatch):
+    from coresets.knn import prepare
+
+    X = prepare(_projected_data(), "cosine")
+    rng = np.random.default_rng(0)
+    # below PROJECTED_SCAN_MIN_DIM the scan is never projected
+    monkeypatch.setattr(knn, "PROJECTED_SCAN_MIN_DIM", 10**6)
+    *_, plan = knn._list_search(X, 16, "cosine", None, rng, False, False)
+    assert (plan.dims, plan.candidates) == (192, 16)
+    # re-ranking every candidate priced out: the full scan wins
+    monkeypatch.setattr(knn, "PROJECTED_SCAN_MIN_DIM", 128)
+    monkeypatch.setattr(knn, "_RERANK_COST", 1e9)
+    *_, plan = knn._list_search(X, 16, "cosine", None, rng, False, False)
+    assert plan.dims == 192
+    # a given nprobe is used as it is, in full dimensions
+    *_, plan = knn._list_search(X, 16, "cosine", 3, rng, False, False)
+    assert (plan.dims, plan.nprobe) == (192, 3)

@@ -18,6 +18,8 @@ from coresets.scaling import (
     scaling_curve,
     write_report,
 )
+from coresets.scaling.report import class_balance, render_report
+from coresets.selectors.registry import make_selector
 
 
 class CentroidTrainer:
@@ -270,3 +272,120 @@ def test_scaling_refuses_a_bad_plan_before_the_first_cell_trains(digits, tmp_pat
             trainer=Counting(),
         )  # fmt: skip
     assert Counting.fits == 0
+
+
+# ---------------------------------------------------------------- class balance
+
+
+class LabelRecorder(CentroidTrainer):
+    """CentroidTrainer that keeps the labels of every subset it trains on."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def fit(self, train, weights=None, seed=0):
+        self.seen.append(np.asarray(train[1]).copy())
+        return super().fit(train, weights=weights, seed=seed)
+
+
+def test_cells_record_the_class_counts_of_their_subset(digits):
+    X, y = digits.X[:300], digits.y[:300]
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    tr = LabelRecorder()
+    res = scaling_curve((X, y), digits.test, ["random", "k-center"], [20, 40], seeds=2,
+                        trainer=tr, class_names=np.array(names))  # fmt: skip
+    assert res.class_names == names
+    assert res.config["classes"]["pool_counts"] == np.bincount(y, minlength=10).tolist()
+    for r in res.records:
+        assert len(r["class_counts"]) == 10 and sum(r["class_counts"]) == r["size"]
+    # the counts are those of the labels each cell trained on (one fit per cell)
+    trained = sorted(tuple(np.bincount(s, minlength=10)) for s in tr.seen)
+    assert trained == sorted(tuple(r["class_counts"]) for r in res.records)
+    sizes, counts = res.class_counts("k_center")
+    assert sizes.tolist() == [20, 40] and counts.shape == (2, 2, 10)
+    assert counts.sum(axis=2).tolist() == [[20, 20], [40, 40]]
+    # string labels without names (a trainer that takes them): named by their value
+    words = np.array(names)[y]
+    res = scaling_curve((X, words), (digits.X_test, np.array(names)[digits.y_test]),
+                        ["random"], [30], seeds=1, trainer=CentroidTrainer())  # fmt: skip
+    assert res.class_names == sorted(names)
+    counts = dict(zip(res.class_names, res.records[0]["class_counts"], strict=True))
+    sel = make_selector("random", 30, random_state=0).fit(X, words).ranking_
+    assert counts == {n: int((words[sel] == n).sum()) for n in names}
+    for bad, err, msg in [
+        (names[:5], ValueError, r"class_names names 5 classes.*up to 9"),
+        (names[:9] + ["zero"], ValueError, "distinct"),
+        ("zero", TypeError, "list of str"),
+        ([1.5] * 10, TypeError, "strings"),
+    ]:
+        with pytest.raises(err, match=msg):
+            scaling_curve((X, y), digits.test, ["random"], [20], trainer=tr, class_names=bad)
+    with pytest.raises(ValueError, match="must be integers"):
+        scaling_curve((X, words), (X, words), ["random"], [20], trainer=tr, class_names=names)
+
+
+def test_cells_written_before_the_counts_still_load_resume_and_render(digits, tmp_path):
+    X, y = digits.X[:300], digits.y[:300]
+    out = tmp_path / "run"
+    args = ((X, y), digits.test, ["random", "k-center"])
+    scaling_curve(*args, [20], seeds=2, trainer=CentroidTrainer(), out_dir=out)
+    old = json.loads((out / "results.json").read_text())  # as an older version wrote it
+    del old["config"]["classes"]
+    for r in old["records"]:
+        del r["class_counts"]
+    (out / "results.json").write_text(json.dumps(old))
+    md = write_report(ScalingResult.from_json(out / "results.json"), tmp_path / "a.md").read_text()
+    assert "## Class balance" in md and "No per-class counts in this result" in md
+    tr = CentroidTrainer()
+    res = scaling_curve(*args, [20, 40], seeds=2, trainer=tr, out_dir=out)
+    assert tr.calls == 4 and len(res) == 8  # the old cells were kept, not rerun
+    assert sum("class_counts" in r for r in res.records) == 4
+    _, counts = ScalingResult.from_json(out / "results.json").class_counts("random")
+    assert np.isnan(counts[0]).all() and not np.isnan(counts[1]).any()
+    md = write_report(ScalingResult.from_json(out / "results.json"), tmp_path / "b.md").read_text()
+    # the old size has no counts ("–"), the new one has its ratios
+    row = next(line for line in md.splitlines() if line.startswith("| 0 | "))
+    assert row.count("– / ") == 2 and row.count("–") == 2
+
+
+def _balance_result(pool, counts, size=20):
+    """A hand-built result: ``counts`` {method: class counts of one subset per seed}."""
+    names = list(pool)
+    recs = [
+        dict(method=m, size=size, seed=seed, loss=1.0, accuracy=0.5, selection_time=0.0,
+             training_time=0.0, class_counts=c)
+        for m, per_seed in counts.items()
+        for seed, c in enumerate(per_seed)
+    ]  # fmt: skip
+    config = {"classes": {"names": names, "pool_counts": list(pool.values())}}
+    return ScalingResult(recs, config)
+
+
+def test_report_names_the_classes_and_flags_a_starving_method():
+    pool = {"cat": 50, "dog": 30, "eel": 20}
+    res = _balance_result(pool, {"random": [[10, 6, 4], [9, 7, 4]], "fl": [[18, 2, 0], [16, 3, 1]]})
+    rows = {r["method"]: r for r in class_balance(res)}
+    assert rows["random"]["starved"] == [] and rows["random"]["n_seeds"] == 2
+    # fl keeps dog (2.5 of 20) at 0.42 and eel (0.5 of 20) at 0.125 of their pool share
+    assert rows["fl"]["ratios"]["dog"] == pytest.approx(2.5 / 20 / 0.3)
+    assert rows["fl"]["starved"] == ["eel", "dog"]
+    assert class_balance(res, threshold=0.2)[1]["starved"] == ["eel"]
+    md = render_report(res, n_boot=0)
+    section = md[md.index("## Class balance") : md.index("## Learning-curve laws")]
+    for name in pool:
+        assert f"\n| {name} | " in section
+    assert "| eel | 20.0% (20) | 1.00 | **0.12** |" in section
+    assert "**fl** starves n = 20: eel (0.12), dog (0.42)." in section
+    assert "Coverage methods" in section and "**random** starves" not in section
+    # more than 20 classes: the 5 most under-represented by name
+    pool = {f"c{i:02d}": 10 for i in range(25)}
+    counts = {"random": [[2] * 13 + [1] * 12], "fl": [[0] * 6 + [2] * 19]}
+    section = render_report(_balance_result(pool, counts, size=38), n_boot=0)
+    section = section.split("## Class balance")[1]
+    assert "5 most under-represented of the 25 classes" in section and "| c00 |" not in section
+    fl_row = next(line for line in section.splitlines() if line.startswith("| fl |"))
+    assert fl_row.count("**0.00**") == 5 and "c05" not in fl_row
+    assert "| random | c13 0.66, c14 0.66," in section
+    assert "**fl** starves n = 38: c00 (0.00), c01 (0.00), c02 (0.00), c03 (0.00), c04 (0.00) " \
+        "and 1 more." in section  # fmt: skip

@@ -394,7 +394,9 @@ def test_ccs_selector_matches_the_function_and_checks_scores():
     assert fitted.weights_.sum() == 40
     with pytest.raises(ValueError, match=r"scores must have one entry per row \(40\)"):
         CCSSelector(10, scores=s[:30]).fit(X)
-    with pytest.raises(ValueError, match=r"k \(40\) is larger than the 32 rows left"):
+    with pytest.raises(
+        ValueError, match=r"n_samples=1.0 \(40 rows\) is larger than the 32 rows left"
+    ):
         CCSSelector(1.0, scores=s, hard_prune=0.2).fit(X)
 
 

@@ -71,6 +71,11 @@ class ClassificationData:
         return str(code if self.classes is None else self.classes[int(code)])
 
     @property
+    def class_names(self) -> list:
+        """The name of every class code, ``[class_name(0), ..., class_name(n_classes - 1)]``."""
+        return [self.class_name(c) for c in range(self.n_classes)]
+
+    @property
     def train(self):
         """``(X, y)`` tuple."""
         return self.X, self.y

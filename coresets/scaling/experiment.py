@@ -45,6 +45,11 @@ COLUMNS = (
     "training_time",
 )
 
+#: Key of a record's per-class counts of its subset: a list of ints, one per class of
+#: ``config["classes"]["names"]`` (JSON only; the CSV keeps the scalar columns). Cells
+#: written before the counts were recorded lack it.
+CLASS_COUNTS = "class_counts"
+
 
 @dataclass(frozen=True)
 class Method:
@@ -103,9 +108,12 @@ class ScalingResult:
     Parameters
     ----------
     records : list of dict
-        One row per cell with the keys in ``COLUMNS``.
+        One row per cell with the keys in ``COLUMNS``, and ``class_counts``: how many of
+        the subset's examples fall in each class (absent in cells of older runs).
     config : dict, optional
-        What produced the rows (data fingerprint, methods, trainer).
+        What produced the rows (data fingerprint, methods, trainer), and ``classes``:
+        ``{"names": [str, ...], "pool_counts": [int, ...]}``, the class names the
+        records' counts are indexed by and each class's rows in the training pool.
 
     Notes
     -----
@@ -138,6 +146,43 @@ class ScalingResult:
         """Sorted distinct subset sizes."""
         return sorted({int(r["size"]) for r in self.records})
 
+    @property
+    def class_names(self) -> list | None:
+        """Names of the classes that ``class_counts`` count, or None (no class record)."""
+        names = self.config.get("classes", {}).get("names")
+        return None if names is None else [str(c) for c in names]
+
+    def class_counts(self, method):
+        """Return ``(sizes, counts)``: sizes (m,) and counts (m, n_seeds, n_classes).
+
+        ``counts[i, j, c]`` is how many examples of class ``c`` (in the order of
+        :attr:`class_names`) the subset of size ``sizes[i]`` and the ``j``-th seed kept;
+        NaN where the cell is missing or was written without counts (an older run).
+
+        Parameters
+        ----------
+        method : str
+            A method label of the result.
+        """
+        names = self.class_names
+        if names is None:
+            raise ValueError("the result has no class names (config['classes']); no counts")
+        rows = self._rows(method)
+        sizes = sorted({int(r["size"]) for r in rows})
+        seeds = sorted({int(r["seed"]) for r in rows})
+        counts = np.full((len(sizes), len(seeds), len(names)), np.nan)
+        for r in rows:
+            c = r.get(CLASS_COUNTS)
+            if c is not None and len(c) == len(names):
+                counts[sizes.index(int(r["size"])), seeds.index(int(r["seed"]))] = c
+        return np.array(sizes), counts
+
+    def _rows(self, method):
+        rows = [r for r in self.records if r["method"] == method]
+        if not rows:
+            raise ValueError(f"method {method!r} is not in the result; it has {self.methods}")
+        return rows
+
     def curve(self, method, score="loss"):
         """Return ``(sizes, values)``: sizes (m,) and values (m, n_seeds), NaN where missing.
 
@@ -150,9 +195,7 @@ class ScalingResult:
         """
         if score not in COLUMNS[3:]:
             raise ValueError(f"score must be one of {COLUMNS[3:]}, got {score!r}")
-        rows = [r for r in self.records if r["method"] == method]
-        if not rows:
-            raise ValueError(f"method {method!r} is not in the result; it has {self.methods}")
+        rows = self._rows(method)
         sizes = sorted({int(r["size"]) for r in rows})
         seeds = sorted({int(r["seed"]) for r in rows})
         vals = np.full((len(sizes), len(seeds)), np.nan)
@@ -266,6 +309,7 @@ def scaling_curve(
     out_dir=None,
     resume=True,
     reuse=True,
+    class_names=None,
     progress=False,
 ) -> ScalingResult:
     """Train on subsets chosen by each method at each size and seed; score on ``test``.
@@ -273,7 +317,8 @@ def scaling_curve(
     Parameters
     ----------
     train, test : (X, y) tuples of arrays
-        ``X`` of shape (n, ...) and integer labels ``y`` of shape (n,).
+        ``X`` of shape (n, ...) and labels ``y`` of shape (n,): integer class codes
+        (what the default trainer needs), or any labels a custom trainer takes.
     methods : list of str, selector or :class:`Method`
         E.g. ``["random", "facility-location", "k-center"]``.
     sizes : list of int or float
@@ -304,6 +349,13 @@ def scaling_curve(
         stay in memory until the run ends (a dense one is ``n * n * 4`` bytes). Cells
         then run from the largest size down within each seed; the table keeps its
         order. See :class:`ScalingResult` for how ``selection_time`` is recorded.
+    class_names : sequence of str, optional
+        The name of each class code: ``class_names[c]`` for label ``c`` (e.g.
+        :attr:`~.datasets.ClassificationData.class_names`); the labels must then be
+        integers in ``[0, len(class_names))``. Default: the labels themselves (codes
+        ``0 .. max`` for non-negative integers, else the distinct labels in sorted
+        order). Kept, as strings, in the result's ``config["classes"]`` with the pool's
+        count of each class; every cell records its subset's counts in the same order.
     progress : bool, default False
         tqdm bar over the cells.
 
@@ -317,8 +369,15 @@ def scaling_curve(
     trainer = _check_trainer(trainer, X, y, y_test)
     out_dir = None if out_dir is None else Path(out_dir)
     _check_plan(specs, sizes, y, out_dir)
+    codes, names = _class_codes(y, y_test, class_names)
     config = _experiment_config(X, y, X_test, y_test, feats, specs, method_feats, trainer)
     config["sizes"], config["seeds"] = sizes, seeds
+    # not part of the experiment's identity (``data`` is): the names only label counts
+    # that the labels themselves determine, so a resumed run may rename them
+    config["classes"] = {
+        "names": names,
+        "pool_counts": np.bincount(codes, minlength=len(names)).tolist(),
+    }
     done, saved_config = _resume(out_dir, config) if resume else ({}, config)
 
     cells = [(s, k, seed) for seed in seeds for k in sizes for s in specs]
@@ -338,7 +397,9 @@ def scaling_curve(
                 continue
             bar.set_postfix_str(f"{spec.name} n={k} seed={seed}")
             f = method_feats.get(spec.name, feats)
-            records.append(_run_cell(spec, k, seed, f, (X, y), (X_test, y_test), trainer))
+            records.append(
+                _run_cell(spec, k, seed, f, (X, y), (X_test, y_test), trainer, codes, len(names))
+            )
             records.sort(key=lambda r: order[_rk(r)])
             if out_dir is not None:
                 _save(out_dir, records, done, saved_config)
@@ -385,6 +446,48 @@ def _check_inputs(X, methods, sizes, seeds, features):
                 )
             method_feats[s.name] = f
     return specs, sizes, seeds, feats, method_feats
+
+
+def _class_codes(y, y_test, class_names):
+    """``(codes, names)``: each pool row's class code, int64 (n_train,), and the names.
+
+    Non-negative integer labels are their own codes, named by ``class_names`` or by
+    their value; other labels (strings, negative integers) are coded in sorted order
+    over train and test, as :func:`~.datasets.load_dataset` encodes them, and named by
+    their value.
+    """
+    ints = all(a.dtype.kind in "iu" and (a.size == 0 or a.min() >= 0) for a in (y, y_test))
+    if class_names is None:
+        if ints:
+            n_classes = int(max(y.max(), y_test.max(initial=0))) + 1
+            return y.astype(np.int64), [str(c) for c in range(n_classes)]
+        parts = [y, y_test]
+        if any(a.dtype.kind in "OUS" for a in parts):  # one type: "1" and 1 are one class
+            parts = [a.astype(str) for a in parts]
+        labels = np.unique(np.concatenate(parts))
+        codes = np.searchsorted(labels, parts[0]).astype(np.int64)
+        return codes, [str(v) for v in labels.tolist()]
+    if isinstance(class_names, str) or not isinstance(class_names, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"class_names must be a list of str (one per class code), got "
+            f"{type(class_names).__name__}"
+        )
+    names = []
+    for v in class_names:
+        if not isinstance(v, (str, numbers.Integral)) or isinstance(v, bool):
+            raise TypeError(f"class_names must hold strings, got {type(v).__name__} {v!r}")
+        names.append(str(v))
+    if len(set(names)) != len(names):
+        dup = sorted({v for v in names if names.count(v) > 1})
+        raise ValueError(f"class_names must be distinct; {dup} appear more than once")
+    top = int(max(y.max(), y_test.max(initial=0))) if ints else None
+    if not ints or top >= len(names):
+        raise ValueError(
+            f"class_names names {len(names)} classes, so the labels must be integers in "
+            f"[0, {len(names)}); train/test labels are "
+            + (f"up to {top}" if ints else f"of dtype {y.dtype}/{y_test.dtype}")
+        )
+    return y.astype(np.int64), names
 
 
 def _check_plan(specs, sizes, y, out_dir):
@@ -454,8 +557,12 @@ def _resume(out_dir, config):
     return done, {**config, "methods": {**old.config.get("methods", {}), **config["methods"]}}
 
 
-def _run_cell(spec, k, seed, features, train, test, trainer):
-    """Select ``k`` rows with ``spec`` under ``seed``, train on them, score on ``test``."""
+def _run_cell(spec, k, seed, features, train, test, trainer, codes, n_classes):
+    """Select ``k`` rows with ``spec`` under ``seed``, train on them, score on ``test``.
+
+    ``codes`` (n_train,) are the pool's class codes in ``[0, n_classes)``; the record
+    counts the subset's rows of each.
+    """
     X, y = train
     # the experiment's own bar is the one to watch
     sel = make_selector(spec.selector, k, random_state=seed, progress=False)
@@ -476,6 +583,7 @@ def _run_cell(spec, k, seed, features, train, test, trainer):
         "accuracy": float(scores["accuracy"]),
         "selection_time": round(t_sel, 4),
         "training_time": round(t_train, 4),
+        CLASS_COUNTS: np.bincount(codes[idx], minlength=n_classes).tolist(),
     }
 
 

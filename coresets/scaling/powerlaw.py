@@ -40,6 +40,7 @@ from scipy.optimize import least_squares
 from .._validation import (
     check_finite,
     check_int,
+    check_numeric,
     check_option,
     check_random_state,
     check_real,
@@ -148,8 +149,10 @@ def group_by_size(sizes, values, name="losses"):
     ``values`` is either 1-D with one entry per ``sizes`` entry (sizes may repeat, one
     row per seed) or 2-D of shape ``(len(sizes), n_seeds)``; NaNs are dropped.
     """
-    s = np.asarray(sizes, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
+    s, v = np.asarray(sizes), np.asarray(values)
+    check_numeric(s, "sizes")  # strings would otherwise be parsed as numbers
+    check_numeric(v, name)
+    s, v = s.astype(np.float64), v.astype(np.float64)
     if s.ndim != 1 or s.size == 0:
         raise ValueError(f"sizes must be a non-empty 1-D array, got shape {s.shape}")
     check_finite(s, "sizes")
@@ -162,6 +165,8 @@ def group_by_size(sizes, values, name="losses"):
     else:
         raise ValueError(f"{name} must have shape {s.shape} or ({s.size}, n_seeds), got {v.shape}")
     pairs = sorted(((u, x) for u, x in pairs if x.size), key=lambda p: p[0])
+    if not pairs:
+        raise ValueError(f"{name} holds no values: every entry is NaN")
     for _, x in pairs:
         check_finite(x, name)
     merged: dict = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,44 +28,151 @@ __all__ = ["OutputRecorder", "ProxyRun", "proxy_run", "proxy_trainer"]
 class OutputRecorder:
     """A fit callback that records a model's logits on fixed rows at chosen steps.
 
+    The Lightning and HF ``Trainer`` callbacks of :mod:`coresets.integrations` record
+    through one of these, so a proxy trained by any of them gives the same records.
+
     Parameters
     ----------
-    X : array-like or torch.Tensor, shape (n_rows, ...)
-        The rows to predict (usually the whole training pool).
-    steps : sequence of int
-        Optimiser steps (counting from 1) after which to record.
+    X : array-like or torch.Tensor, shape (n_rows, ...), or mapping of str -> array-like
+        The rows to predict (usually the whole training pool). An array is cast to
+        float32 and passed as ``model(batch)``; a mapping (e.g. ``{"input_ids": ...,
+        "attention_mask": ...}``, every value with ``n_rows`` rows) keeps its dtypes and
+        is passed as keyword inputs, ``model(**batch)``.
+    steps : sequence of int or None
+        Optimiser steps (counting from 1) after which to record; None: every step the
+        recorder is called at.
     batch_size : int, default 8192
         Rows per forward pass while recording.
 
     Attributes
     ----------
     logits : dict of int -> ndarray of float32, shape (n_rows, n_classes)
-        One entry per recorded step, filled as training passes them.
+        One entry per recorded step, filled as training passes them (a step met again,
+        e.g. by a refit that counts from 1, is recorded again).
+
+    Notes
+    -----
+    The model's output is its logits, or has them as ``output["logits"]`` or
+    ``output.logits`` (a transformers ``ModelOutput``).
     """
 
     def __init__(self, X, steps, *, batch_size=8192):
-        import torch
-
-        self.steps = _check_steps(steps)
+        self.steps = None if steps is None else _check_steps(steps)
         self.batch_size = check_int(batch_size, "batch_size", low=1)
-        self._X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        self._X, self.n_rows = _as_rows(X)
         self.logits = {}
 
     def __call__(self, model, step):
-        if step not in self.steps:
-            return
+        if self.steps is None or step in self.steps:
+            self.record(model, step)
+
+    def record(self, model, step):
+        """Record ``model``'s logits on the rows now, under ``step``; the mode is restored."""
         import torch
 
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()
-        with torch.no_grad():
-            out = [
-                model(self._X[i : i + self.batch_size].to(device)).float().cpu()
-                for i in range(0, self._X.shape[0], self.batch_size)
-            ]
-        model.train(was_training)
-        self.logits[step] = torch.cat(out).numpy()
+        try:
+            with torch.no_grad():
+                out = [
+                    _output_logits(_forward(model, self._X, i, i + self.batch_size, device))
+                    for i in range(0, self.n_rows, self.batch_size)
+                ]
+        finally:
+            model.train(was_training)
+        logits = torch.cat(out)
+        if logits.ndim != 2 or logits.shape[0] != self.n_rows:
+            raise ValueError(
+                f"the model's logits must have shape ({self.n_rows}, n_classes), "
+                f"got {tuple(logits.shape)}"
+            )
+        self.logits[int(step)] = logits.numpy()
+
+    def to_proxy_run(self, y, *, seconds=0.0) -> ProxyRun:
+        """The records as a one-seed :class:`ProxyRun` over labels ``y``.
+
+        Parameters
+        ----------
+        y : array-like of int, shape (n_rows,)
+            The rows' labels.
+        seconds : float, default 0.0
+            Wall time the records cost, kept as ``ProxyRun.seconds``.
+
+        Returns
+        -------
+        ProxyRun
+            ``logits`` of shape (1, n_steps, n_rows, n_classes), steps in increasing order.
+        """
+        y = _check_labels(y, self.n_rows)
+        steps = sorted(self.logits) if self.steps is None else list(self.steps)
+        missing = [s for s in steps if s not in self.logits]
+        if missing or not steps:
+            raise ValueError(
+                f"record_steps {missing} were never reached: the proxy stopped before them"
+                if missing
+                else "nothing was recorded: the proxy made no step the recorder saw"
+            )
+        return ProxyRun(
+            logits=np.stack([self.logits[s] for s in steps])[None],
+            steps=np.asarray(steps, dtype=np.int64),
+            y=y,
+            seconds=float(seconds),
+        )
+
+
+def _check_labels(y, n_rows) -> np.ndarray:
+    """``y`` as int64 labels, one per recorded row."""
+    y = np.asarray(y)
+    if y.shape != (n_rows,) or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"y must hold one integer label per row, shape ({n_rows},); "
+            f"got shape {y.shape}, dtype {y.dtype}"
+        )
+    return y.astype(np.int64)
+
+
+def _as_rows(X):
+    """Rows to record as a float32 tensor or a dict of tensors; returns ``(rows, n_rows)``."""
+    import torch
+
+    if isinstance(X, Mapping):
+        if not X:
+            raise ValueError("X is an empty mapping; pass the model's keyword inputs")
+        rows = {str(k): torch.as_tensor(np.asarray(v)) for k, v in X.items()}
+        lengths = {k: (v.shape[0] if v.ndim else 0) for k, v in rows.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"X's inputs must have the same number of rows, got {lengths}")
+    else:
+        rows = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        lengths = {"X": rows.shape[0] if rows.ndim else 0}
+    n_rows = next(iter(lengths.values()))
+    if n_rows == 0:
+        raise ValueError("X has no rows to record")
+    return rows, n_rows
+
+
+def _forward(model, rows, start, stop, device):
+    if isinstance(rows, dict):
+        return model(**{k: v[start:stop].to(device) for k, v in rows.items()})
+    return model(rows[start:stop].to(device))
+
+
+def _output_logits(out):
+    """The logits of a model's output: a tensor, ``out["logits"]`` or ``out.logits``."""
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        if isinstance(out, Mapping) and "logits" in out:
+            out = out["logits"]
+        elif hasattr(out, "logits"):
+            out = out.logits
+        else:
+            raise TypeError(
+                "the model must return its logits, or an output with 'logits' "
+                f"(output['logits'] or output.logits), got {type(out).__name__}"
+            )
+    return out.detach().float().cpu()
 
 
 def _check_steps(steps, name="steps") -> tuple:
@@ -247,12 +355,7 @@ def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> Proxy
     for i, seed in enumerate(seed_list):
         rec = OutputRecorder(X, recorder_steps)
         model = trainer.fit((X, y), seed=seed, callback=rec)
-        missing = [s for s in recorder_steps if s not in rec.logits]
-        if missing:
-            raise ValueError(
-                f"record_steps {missing} were never reached: the proxy stopped before them"
-            )
-        blocks.append(np.stack([rec.logits[s] for s in recorder_steps]))
+        blocks.append(rec.to_proxy_run(y.astype(np.int64)).logits[0])
         if features and i == 0:
             feats = _penultimate(model, X)
     seconds = time.perf_counter() - t0

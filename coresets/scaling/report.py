@@ -20,7 +20,9 @@ from .powerlaw import FAMILIES, CurveFit, bootstrap_interval, compare_exponents,
 
 __all__ = [
     "REPORT_RANDOM_STATE",
+    "STARVED",
     "accuracy_table",
+    "class_balance",
     "compare_losses",
     "fit_all",
     "ratio_table",
@@ -30,6 +32,13 @@ __all__ = [
 
 #: Seed of the bootstrap intervals in reports and plots, so a rerun prints the same report.
 REPORT_RANDOM_STATE = 0
+
+#: A class is starved when a subset keeps less than this share of its pool share.
+STARVED = 0.5
+
+#: Up to this many classes the report has a row per class; beyond, the lowest few.
+_CLASS_ROWS_MAX = 20
+_CLASS_LOWEST = 5
 
 _FIT_SCORES = ("loss", "error")
 _SCORE_NAME = {"loss": "test loss", "error": "test error (1 − accuracy)"}
@@ -113,6 +122,157 @@ def compare_losses(result, method, *, baseline="random", n_boot=200, level=0.95,
             }
         )
     return out
+
+
+def class_balance(result, *, threshold=STARVED):
+    """Per (method, size): each class's share of the subset over its share of the pool.
+
+    A ratio of 1 keeps the class as often as the training pool has it, 0 keeps none;
+    the subset's counts are averaged over the seeds whose cells recorded them. Classes
+    without training rows are left out.
+
+    Parameters
+    ----------
+    result : ScalingResult
+    threshold : float, default STARVED (0.5)
+        A class whose ratio is below it is ``starved``.
+
+    Returns
+    -------
+    list of dict with keys ``method``, ``size``, ``n_seeds`` (cells with counts),
+    ``ratios`` (``{class name: ratio}`` in class order, NaN without counts) and
+    ``starved`` (names, lowest ratio first); empty when the result has no class
+    record (``config["classes"]``, written by runs since the counts were kept).
+    """
+    threshold = check_real(threshold, "threshold", low=0.0)
+    names = result.class_names
+    pool = result.config.get("classes", {}).get("pool_counts")
+    if names is None or pool is None or len(pool) != len(names):
+        return []
+    pool = np.asarray(pool, dtype=np.float64)
+    kept = np.flatnonzero(pool > 0)
+    pool_share = pool[kept] / pool.sum()
+    out = []
+    for m in result.methods:
+        sizes, counts = result.class_counts(m)
+        for s, c in zip(sizes, counts, strict=True):
+            have = ~np.isnan(c).any(axis=1)
+            ratio = np.full(kept.size, np.nan)
+            if have.any():
+                ratio = c[have][:, kept].mean(axis=0) / s / pool_share
+            low = [i for i in np.argsort(ratio, kind="stable") if ratio[i] < threshold]
+            out.append(
+                {
+                    "method": m,
+                    "size": int(s),
+                    "n_seeds": int(have.sum()),
+                    "ratios": {names[j]: float(r) for j, r in zip(kept, ratio, strict=True)},
+                    "starved": [names[kept[i]] for i in low],
+                }
+            )
+    return out
+
+
+def _share_text(ratio):
+    """``ratio`` to 2 decimals, more where rounding would carry it across ``STARVED``."""
+    d = 2
+    while d < 4 and (ratio < STARVED) != (round(ratio, d) < STARVED):
+        d += 1
+    return f"{ratio:.{d}f}"
+
+
+def _escape_cell(text):
+    """``text`` for a Markdown table cell: a "|" in a class name would end the cell."""
+    return text.replace("|", "\\|")
+
+
+def _class_balance_lines(result, baseline):
+    """The report's "Class balance" section (a note alone when no counts were kept)."""
+    rows = class_balance(result)
+    lines = ["", "## Class balance", ""]
+    if not any(r["n_seeds"] for r in rows):
+        return lines + [
+            "No per-class counts in this result: its cells were written before they were "
+            "recorded, or the table was assembled without its run's config (rerun the cells "
+            "with `resume=False` / `--no-resume` to get them)."
+        ]
+    names = list(rows[0]["ratios"])
+    pool = dict(zip(result.class_names, result.config["classes"]["pool_counts"], strict=True))
+    n_pool = sum(pool.values())
+    sizes = result.sizes
+    by = {(r["method"], r["size"]): r for r in rows}
+    lines.append(
+        "Each class's share of the subset over its share of the training pool (mean over "
+        f"seeds; 1 = as in the pool, 0 = none kept); **bold**: starved, under {STARVED:.0%} "
+        "of its pool share."
+    )
+
+    def cell(m, s, name):
+        r = by.get((m, s))
+        if r is None or not r["n_seeds"]:
+            return "–"
+        text = _share_text(r["ratios"][name])
+        return f"**{text}**" if name in r["starved"] else text
+
+    lines.append("")
+    if len(names) <= _CLASS_ROWS_MAX:
+        lines += [
+            "Each cell gives " + " / ".join(f"n={s}" for s in sizes) + " in that order.",
+            "",
+            "| class | pool share | " + " | ".join(result.methods) + " |",
+            "|---|---:|" + "---:|" * len(result.methods),
+        ]
+        for name in names:
+            cells = [" / ".join(cell(m, s, name) for s in sizes) for m in result.methods]
+            share = f"{pool[name] / n_pool:.1%} ({pool[name]})"
+            lines.append(f"| {_escape_cell(name)} | {share} | " + " | ".join(cells) + " |")
+    else:
+        lines += [
+            f"The {_CLASS_LOWEST} most under-represented of the {len(names)} classes.",
+            "",
+            "| method | " + " | ".join(f"n={s}" for s in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+        ]
+        for m in result.methods:
+            cells = []
+            for s in sizes:
+                r = by.get((m, s))
+                if r is None or not r["n_seeds"]:
+                    cells.append("–")
+                    continue
+                low = sorted(names, key=lambda n, r=r: r["ratios"][n])[:_CLASS_LOWEST]
+                cells.append(", ".join(f"{_escape_cell(n)} {cell(m, s, n)}" for n in low))
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines.append("")
+    flagged = []
+    for m in result.methods:
+        where = []
+        for s in sizes:
+            r = by.get((m, s))
+            if r is None or not r["starved"]:
+                continue
+            few = ", ".join(
+                f"{n} ({_share_text(r['ratios'][n])})" for n in r["starved"][:_CLASS_LOWEST]
+            )
+            more = len(r["starved"]) - _CLASS_LOWEST
+            where.append(f"n = {s}: {few}" + (f" and {more} more" if more > 0 else ""))
+        if where:
+            flagged.append(m)
+            lines.append(f"- **{m}** starves " + "; ".join(where) + ".")
+    if not flagged:
+        lines.append(f"- No method keeps under {STARVED:.0%} of any class's pool share.")
+    if baseline in flagged:
+        lines.append(
+            f"- {baseline}'s own flags are sampling noise: what chance alone does to a class "
+            "with few expected rows at that size."
+        )
+    if any(m != baseline for m in flagged):
+        lines.append(
+            "- Coverage methods (facility location, k-center) and score-based ones choose by "
+            "the features, not by the classes, so they skew class shares: a starved class is "
+            f"one reason such a method can lose to {baseline}."
+        )
+    return lines
 
 
 # ---------------------------------------------------------------- number formatting
@@ -514,6 +674,7 @@ def render_report(
                 "–" if s not in rows else _with_ci(rows[s]["diff"], rows[s]["ci"]) for s in sizes
             ]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += _class_balance_lines(result, baseline)
     lines += [
         "",
         "## Learning-curve laws",

@@ -48,7 +48,8 @@ def run_scaling(
     ----------
     dataset : str, path or ClassificationData
         A name or ``.npz`` path for :func:`coresets.scaling.load_dataset`, or data
-        already loaded.
+        already loaded. Its class names (``ClassificationData.class_names``) label the
+        report's class balance.
     methods : list of str or Method
     sizes : list of int or float
     seeds : int or list of int
@@ -106,6 +107,7 @@ def run_scaling(
         out_dir=out,
         resume=resume,
         reuse=reuse,
+        class_names=data.class_names,
         progress=progress,
     )
     # The table in out_dir keeps the finished cells of earlier runs into it (a narrower

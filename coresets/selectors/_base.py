@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import hashlib
 import numbers
+import re
 
 import numpy as np
 import scipy.sparse as sp
@@ -285,10 +286,13 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         precomputed (n, n) similarity (CSR or dense).
 
         scikit-learn's ``validate_data`` does the conversion so messages, object and
-        DataFrame input behave as users of other estimators expect.
+        DataFrame input behave as users of other estimators expect. A Hugging Face
+        ``datasets.Dataset`` (or one of its columns) is replaced by its embedding column
+        first (:func:`coresets.integrations.hf_datasets.embedding_column` picks it).
         """
+        X = _hf_dataset_embeddings(X)
         if self._metric() == "precomputed":
-            S = validate_data(
+            S = _validate_X(
                 self, X, reset=reset, accept_sparse="csr", dtype=(np.float64, np.float32)
             )
             return _check_precomputed(S)
@@ -304,7 +308,7 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
             X = X.detach().cpu().numpy()
-        Xv = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+        Xv = _validate_X(self, X, reset=reset, dtype=(np.float64, np.float32))
         return check_array_2d(Xv, "X")
 
     def _check_params(self):
@@ -469,6 +473,29 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
+def _validate_X(estimator, X, **kwargs):
+    """scikit-learn's ``validate_data`` on ``X``, its messages prefixed with ``X:`` where
+    they do not name it ("Expected 2D array, got 1D array instead" names nothing)."""
+    try:
+        return validate_data(estimator, X, **kwargs)
+    except (ValueError, TypeError) as exc:
+        if re.search(r"\bX\b", str(exc)):
+            raise
+        raise type(exc)(f"X: {exc}") from exc
+
+
+def _hf_dataset_embeddings(X):
+    """X's embedding column as a float32 array when X is a ``datasets`` object, else X.
+
+    The check reads only the type's module name, so ``datasets`` is never imported here.
+    """
+    if not type(X).__module__.startswith("datasets"):
+        return X
+    from ..integrations.hf_datasets import is_hf_dataset, selector_input
+
+    return selector_input(X, "X") if is_hf_dataset(X) else X
+
+
 def _rows(X, Xv, rows):
     """Chosen rows in the caller's container (ndarray, DataFrame, sparse, list) when it
     can be indexed, else of the validated array ``Xv`` (or ``np.asarray(X)``)."""
@@ -480,6 +507,10 @@ def _rows(X, Xv, rows):
 def _check_y(y, n):
     if y is None:
         return None
+    if type(y).__name__ == "Column" and type(y).__module__.startswith("datasets"):
+        from ..integrations.hf_datasets import label_values
+
+        y = label_values(y, "y")
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr.ravel()

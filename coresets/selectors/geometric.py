@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._metrics import check_metric
+from .._metrics import check_metric, scale_to_unit
 from ..baselines import herding, k_center_greedy
 from ..selection import Selection
 from ..weights import nearest_center_weights
@@ -38,8 +38,18 @@ class _CountWeightedSelector(BaseSelector):
 
     def _select(self, X, k, costs, budget, rng):
         metric = self._check_metric()
-        sel = self._choose(X, k, metric, rng)
-        return sel.with_weights(nearest_center_weights(X, X[sel.indices], metric=metric))
+        try:
+            sel = self._choose(X, k, metric, rng)
+        except ValueError as exc:  # the functions name k; the estimator's option is n_samples
+            said = f"k ({k})"
+            if not str(exc).startswith(said):
+                raise
+            rest = str(exc)[len(said) :].replace("lower k", "lower n_samples")
+            raise ValueError(f"n_samples={self.n_samples!r} ({k} rows){rest}") from None
+        # nearest centres do not change when all rows are scaled by one factor; scaled,
+        # rows of ~1e20 do not overflow FAISS's float32 distances nor ~1e-20 underflow them
+        Xs = scale_to_unit(X)[0] if metric == "euclidean" else X
+        return sel.with_weights(nearest_center_weights(Xs, Xs[sel.indices], metric=metric))
 
 
 class RandomSelector(_CountWeightedSelector):

@@ -120,7 +120,9 @@ def select_from_shards(
     Returns
     -------
     Selection
-        ``indices``: global row numbers (shard order) in the order chosen; ``gains`` and
+        ``indices``: global row numbers (shard order) in the order chosen (SieveStreaming
+        may return fewer than ``k``: its best sieve keeps only rows whose gain reached
+        that sieve's threshold, and a short stream can end before it fills); ``gains`` and
         ``objective``: facility location on every row the candidates' kNN rows reach
         (RandGreeDi, SampleGreedy; on RandGreeDi's ``sample_size`` rows when given) or
         on the held sample (SieveStreaming); ``weights``: how many

@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from .. import knn
+from .._metrics import check_magnitude
 from .._validation import check_random_state
 
 #: Fewest neighbours a scaled-down graph keeps (self included).
@@ -71,6 +72,14 @@ def prepare(X, metric: str) -> np.ndarray:
     ndarray of float32, shape (n, d), C-contiguous
     """
     return knn.prepare(X, metric, zero_rows="keep")
+
+
+def check_rows(data, X, rows, metric: str) -> None:
+    """Refuse rows ``X`` of ``data`` (global ids ``rows``) that ``metric`` cannot score in
+    float32, naming the first one's global id and shard file (see
+    :func:`coresets._metrics.check_magnitude`; cosine never overflows)."""
+    rows = np.asarray(rows)
+    check_magnitude(X, metric, name="data", where=lambda i: data.locate(rows[i]))
 
 
 def seeded_index(base, metric: str, seed: int, k: int):

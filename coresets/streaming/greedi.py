@@ -232,6 +232,7 @@ def local_greedy(data, rows, k: int, n_neighbors: int, metric: str, seed: int, t
     if rows.size == 0:
         return Selection(rows, np.zeros(0), 0.0)
     X = data.take(rows)
+    _plan.check_rows(data, X, rows, metric)
     n_p = rows.size
     k = min(k, n_p)
     if n_p == 1:  # no graph to build: the point covers itself
@@ -271,7 +272,9 @@ def chunk_neighbors(data, first: int, stop: int, queries, n_neighbors: int, metr
     keys : ndarray of float32, shape (q, n_neighbors), closeness (higher is closer; -inf pads).
     ids : ndarray of int64, shape (q, n_neighbors), global rows (-1 pads).
     """
-    base = _plan.prepare(np.concatenate([data.read(s) for s in range(first, stop)]), metric)
+    base = np.concatenate([data.read(s) for s in range(first, stop)])
+    _plan.check_rows(data, base, np.arange(data.offsets[first], data.offsets[stop]), metric)
+    base = _plan.prepare(base, metric)
     k = min(n_neighbors, base.shape[0])
     D, I = _plan.seeded_search(base, _plan.prepare(queries, metric), metric, seed + first, k)
     del base
@@ -406,7 +409,9 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
     keys, ids = _candidate_neighbors(
         data, candidates, m, n_neighbors, metric, seed, ckpt, client, token, progress
     )
-    Xc = _plan.prepare(data.take(candidates), metric)
+    Xc = data.take(candidates)
+    _plan.check_rows(data, Xc, candidates, metric)
+    Xc = _plan.prepare(Xc, metric)
     self_keys = np.zeros(len(Xc), np.float32) if metric == "euclidean" else (Xc * Xc).sum(1)
     del Xc
     sel = merge_greedy(candidates, keys, ids, self_keys, k, metric, sizes, sample, optimizer)

@@ -175,7 +175,9 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
     metric = settings["metric"]
     sample = _plan.sample_rows(data.n_rows, settings["sample_size"], seed)
     n_neighbors = min(settings["n_neighbors"], data.n_rows)
-    queries = _plan.prepare(data.take(sample), metric)
+    queries = data.take(sample)
+    _plan.check_rows(data, queries, sample, metric)
+    queries = _plan.prepare(queries, metric)
     keys, ids = sample_knn_rows(
         data, queries, n_neighbors, metric, seed, ckpt, progress, chunk_rows=settings["chunk_rows"]
     )

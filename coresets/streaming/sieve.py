@@ -80,7 +80,10 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
     # radius of n_neighbors in the full graph (measured on 100k blobs, 1% chosen: 0.92 of
     # centralised greedy against 0.90 with n_neighbors sample points).
     nn = _plan.scaled_neighbors(settings["n_neighbors"], sample.size, data.n_rows)
-    neighbors = SampleNeighbors(data.take(sample), nn, metric, seed)
+    held = data.take(sample)
+    _plan.check_rows(data, held, sample, metric)
+    neighbors = SampleNeighbors(held, nn, metric, seed)
+    del held
     state, done = None, 0
     sieve_names = [name for name in ckpt.finished() if name.startswith("sieve_")]
     if sieve_names:
@@ -92,8 +95,9 @@ def run(algorithm, data, k, settings, seed, ckpt, client, token, progress) -> Se
               disable=not progress) as bar:  # fmt: skip
         for s in range(done, data.n_shards):
             for start, block in data.iter_blocks(BLOCK_ROWS, shards=[s]):
-                nbr, sim = neighbors(block)
                 ids = np.arange(start, start + block.shape[0])
+                _plan.check_rows(data, block, ids, metric)
+                nbr, sim = neighbors(block)
                 kernel.process(state, nbr, sim, ids, k, epsilon)
                 bar.update(block.shape[0])
             ckpt.save(f"sieve_{s:06d}", **state)
