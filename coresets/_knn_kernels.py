@@ -46,7 +46,7 @@ def group_by_list(lists, n_lists):
     return start, rows
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def fold_top_k(scores, query_rows, member_ids, keys, ids):
     """Fold a block of scores into each query's running top-k (min-heaps, in place).
 
@@ -56,7 +56,8 @@ def fold_top_k(scores, query_rows, member_ids, keys, ids):
         Higher is closer; row ``r`` belongs to query ``query_rows[r]``, column ``c``
         to base row ``member_ids[c]``.
     query_rows : ndarray of int32, shape (a,)
-        Distinct query ids (rows of ``keys``): rows run in parallel.
+        Query ids (rows of ``keys``). Serial and without the GIL: the list scan runs one
+        call per thread, each on its own queries' heaps.
     member_ids : ndarray of int32, shape (b,)
     keys : ndarray of float32, shape (n, k)
         Min-heap per query, ``keys[q, 0]`` the worst kept score; -inf when empty.
@@ -68,7 +69,7 @@ def fold_top_k(scores, query_rows, member_ids, keys, ids):
     """
     a, b = scores.shape
     k = keys.shape[1]
-    for r in prange(a):
+    for r in range(a):
         q = query_rows[r]
         heap_keys = keys[q]
         heap_ids = ids[q]

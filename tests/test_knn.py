@@ -518,3 +518,16 @@ def test_projected_scan_is_costed_against_the_full_scan(monkeypatch):
     # a given nprobe is used as it is, in full dimensions
     *_, plan = knn._list_search(X, 16, "cosine", 3, rng, False, False)
     assert (plan.dims, plan.nprobe) == (192, 3)
+
+
+def test_list_scan_does_not_depend_on_the_thread_count(monkeypatch):
+    from coresets.knn import prepare
+
+    X = prepare(_blobs(6000, d=24, centers=40), "euclidean")
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(knn, "_scan_threads", lambda t=threads: t)
+        runs.append(knn._list_search(X, 12, "euclidean", 4, np.random.default_rng(0), False, False))
+    for D, I, _ in runs[1:]:
+        np.testing.assert_array_equal(I, runs[0][1])
+        np.testing.assert_array_equal(D, runs[0][0])
