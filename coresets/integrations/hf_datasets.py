@@ -41,7 +41,7 @@ import numpy as np
 
 from .._validation import check_finite, check_indices, check_int
 from ..selection import Selection
-from ..shards import ShardedEmbeddings
+from ..shards import ShardedEmbeddings, arrow_vectors
 
 __all__ = [
     "EMBEDDING_COLUMNS",
@@ -249,73 +249,11 @@ def _column_matrix(dataset, column: str, key=slice(None), *, name: str = "datase
             f"{what} holds {kind} per row; an embedding column holds one vector of numbers "
             "per row (flatten the arrays or embed them with coresets.embed.embed first)"
         )
-    n = len(col)
-    if n == 0:
+    if len(col) == 0:
         raise ValueError(f"{what} is empty (0 rows)")
-    out, width, pos = None, None, 0
-    for chunk in _grouped_chunks(col):
-        values, lengths = _chunk_values(chunk, what)
-        if width is None:
-            width = int(lengths[0])
-            if width == 0:
-                raise ValueError(f"{what} holds empty vectors")
-            out = np.empty((n, width), dtype=np.float32)
-        if (lengths != width).any():
-            bad = int(np.flatnonzero(lengths != width)[0])
-            raise ValueError(
-                f"{what} is ragged: row {pos + bad} has {int(lengths[bad])} values, "
-                f"row 0 has {width}; every row must have the same length"
-            )
-        out[pos : pos + len(chunk)] = values.reshape(len(chunk), width)
-        pos += len(chunk)
+    out = arrow_vectors(col, what)
     check_finite(out, what)
     return out
-
-
-#: Chunks smaller than this are concatenated before conversion (rows).
-_MIN_CHUNK_ROWS = 65_536
-
-
-def _grouped_chunks(col):
-    """The non-empty chunks of ``col``, consecutive small ones concatenated.
-
-    Reads through a scattered indices mapping come back as one Arrow chunk per row;
-    converting those one at a time costs a Python round trip per row (3.6 s for 20k
-    rows), so runs of chunks are joined into arrays of at least ``_MIN_CHUNK_ROWS``
-    rows, which also bounds the extra memory of the join.
-    """
-    import pyarrow as pa
-
-    group, rows = [], 0
-    for chunk in col.chunks:
-        if len(chunk) == 0:
-            continue
-        group.append(chunk)
-        rows += len(chunk)
-        if rows >= _MIN_CHUNK_ROWS:
-            yield group[0] if len(group) == 1 else pa.concat_arrays(group)
-            group, rows = [], 0
-    if group:
-        yield group[0] if len(group) == 1 else pa.concat_arrays(group)
-
-
-def _chunk_values(chunk, what: str):
-    """``(values float32 1-D, row lengths int64)`` of one list chunk, nulls refused."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(chunk, pa.ExtensionArray):
-        chunk = chunk.storage
-    if chunk.null_count:
-        raise ValueError(f"{what} has {chunk.null_count} null rows")
-    if pa.types.is_fixed_size_list(chunk.type):
-        lengths = np.full(len(chunk), chunk.type.list_size, dtype=np.int64)
-    else:
-        lengths = pc.list_value_length(chunk).to_numpy(zero_copy_only=False).astype(np.int64)
-    values = chunk.flatten()  # respects the chunk's offset: only this slice's values
-    if values.null_count:
-        raise ValueError(f"{what} has {values.null_count} null values inside its vectors")
-    return values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False), lengths
 
 
 def _is_text(typ) -> bool:
