@@ -570,17 +570,23 @@ def _scan_lists(base, queries, lists, primary, nlist, k, metric, progress):
     from . import _knn_kernels as kern
 
     member_start, members = kern.group_by_list(primary[:, None], nlist)
-    query_start, query_rows = kern.group_by_list(lists, nlist)
-    sq_norms = np.einsum("ij,ij->i", base, base) if metric == "euclidean" else None
     q, nprobe = lists.shape
+    # one counting sort by (list, query group): segment L * groups + g holds the rows of
+    # group g that probe list L, in increasing order
+    in_group = (np.arange(q, dtype=np.int32) % _SCAN_GROUPS)[:, None]
+    query_start, query_rows = kern.group_by_list(
+        lists * _SCAN_GROUPS + in_group, nlist * _SCAN_GROUPS
+    )
+    del in_group
+    sq_norms = np.einsum("ij,ij->i", base, base) if metric == "euclidean" else None
     keys = np.full((q, k), -np.inf, dtype=np.float32)
     ids = np.full((q, k), -1, dtype=np.int32)
 
     def scan_group(group, bar):
         for L in range(nlist):
             mids = members[member_start[L] : member_start[L + 1]]
-            rows = query_rows[query_start[L] : query_start[L + 1]]
-            rows = rows[rows % _SCAN_GROUPS == group]
+            segment = L * _SCAN_GROUPS + group
+            rows = query_rows[query_start[segment] : query_start[segment + 1]]
             if mids.size == 0 or rows.size == 0:
                 bar.update(rows.size)
                 continue

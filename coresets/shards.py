@@ -70,6 +70,7 @@ __all__ = [
     "NpyShards",
     "ParquetShards",
     "open_shards",
+    "arrow_vectors",
 ]
 
 #: The ``format`` field of :data:`INDEX_FILE`.

@@ -23,8 +23,8 @@ import numbers
 import numpy as np
 
 from .. import knn
-from .._metrics import check_magnitude
-from .._validation import check_random_state
+from .._metrics import check_magnitude, check_metric
+from .._validation import check_int, check_random_state
 
 #: Fewest neighbours a scaled-down graph keeps (self included).
 MIN_NEIGHBORS = 4
@@ -72,6 +72,25 @@ def prepare(X, metric: str) -> np.ndarray:
     ndarray of float32, shape (n, d), C-contiguous
     """
     return knn.prepare(X, metric, zero_rows="keep")
+
+
+def set_shared_options(algorithm, *, sample_size, n_neighbors, metric, optimizer, random_state):
+    """Check the options RandGreeDi and SampleGreedy share and set them on ``algorithm``.
+
+    ``sample_size`` (None or int >= 1), ``n_neighbors`` (int >= 1), ``metric`` (canonical
+    name), ``optimizer`` (an optimiser object; None gives ``LazyGreedy()``) and
+    ``random_state`` (its type checked now, kept as given).
+    """
+    from ..submodular import LazyGreedy, as_optimizer
+
+    algorithm.sample_size = (
+        None if sample_size is None else check_int(sample_size, "sample_size", low=1)
+    )
+    algorithm.n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
+    algorithm.metric = check_metric(metric)
+    algorithm.optimizer = LazyGreedy() if optimizer is None else as_optimizer(optimizer)
+    check_random_state(random_state)  # fail early on a bad type
+    algorithm.random_state = random_state
 
 
 def check_rows(data, X, rows, metric: str) -> None:

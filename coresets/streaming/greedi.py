@@ -40,10 +40,9 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .. import knn
-from .._metrics import check_metric
 from .._validation import check_int, check_random_state
 from ..selection import Selection
-from ..submodular import FacilityLocation, LazyGreedy, as_optimizer, maximize
+from ..submodular import FacilityLocation, LazyGreedy, maximize
 from . import _plan
 from ._executor import run_tasks
 
@@ -113,14 +112,10 @@ class RandGreeDi:
         )
         self.partition_size = check_int(partition_size, "partition_size", low=2)
         self.local_k = None if local_k is None else check_int(local_k, "local_k", low=1)
-        self.sample_size = (
-            None if sample_size is None else check_int(sample_size, "sample_size", low=1)
-        )
-        self.n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
-        self.metric = check_metric(metric)
-        self.optimizer = LazyGreedy() if optimizer is None else as_optimizer(optimizer)
-        check_random_state(random_state)  # fail early on a bad type
-        self.random_state = random_state
+        _plan.set_shared_options(
+            self, sample_size=sample_size, n_neighbors=n_neighbors, metric=metric,
+            optimizer=optimizer, random_state=random_state,
+        )  # fmt: skip
 
     def __repr__(self):
         return (

@@ -35,10 +35,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._metrics import check_metric
-from .._validation import check_int, check_random_state
+from .._validation import check_random_state
 from ..selection import Selection
-from ..submodular import LazyGreedy, as_optimizer
 from . import _plan, greedi
 
 #: Consecutive shards are searched together, at least this many rows at a time: past
@@ -105,14 +103,10 @@ class SampleGreedy:
         optimizer=None,
         random_state=None,
     ):
-        self.sample_size = (
-            None if sample_size is None else check_int(sample_size, "sample_size", low=1)
-        )
-        self.n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
-        self.metric = check_metric(metric)
-        self.optimizer = LazyGreedy() if optimizer is None else as_optimizer(optimizer)
-        check_random_state(random_state)  # fail early on a bad type
-        self.random_state = random_state
+        _plan.set_shared_options(
+            self, sample_size=sample_size, n_neighbors=n_neighbors, metric=metric,
+            optimizer=optimizer, random_state=random_state,
+        )  # fmt: skip
 
     def __repr__(self):
         return (
