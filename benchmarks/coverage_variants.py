@@ -19,32 +19,25 @@ Each cell's accuracy is printed and kept in ``runs/coverage_variants_<pool>.json
 run resumes; cells already there are skipped).
 """
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from coresets._io import save_json
 from coresets.scaling import default_trainer, load_mnist1d, selection_features
 from coresets.selectors._base import allocate_per_class
 from coresets.submodular import FacilityLocation, maximize
 
-POOL = None if sys.argv[1] == "4k" else int(sys.argv[1])
-METHODS = sys.argv[2].split(",")
-SIZES = [int(s) for s in sys.argv[3].split(",")]
-SEEDS = [int(s) for s in (sys.argv[4] if len(sys.argv) > 4 else "0,1,2").split(",")]
-OUT = Path(f"runs/coverage_variants_{sys.argv[1]}.json")
-OUT.parent.mkdir(parents=True, exist_ok=True)
-
-data = load_mnist1d(POOL, cache_dir="benchmarks/_data")
-X = selection_features(data, "standardized").astype(np.float64)
-y = data.y
-classes = np.unique(y)
-trainer = default_trainer(data, device="cpu")
-
 
 def sqdist(A):
+    """Squared euclidean distances of the rows of ``A``, clipped at 0, zero diagonal.
+
+    Not ``coresets.submodular.similarity``: that returns ``max(D^2) - D^2``, and the
+    Gaussian kernels here need ``D^2`` itself.
+    """
     sq = (A * A).sum(1)
     D = sq[:, None] + sq[None, :] - 2 * A @ A.T
     np.maximum(D, 0, out=D)
@@ -52,124 +45,142 @@ def sqdist(A):
     return D
 
 
-_D = {}
+def kth(D, m):
+    """Each row's squared distance to its ``m``-th neighbour (``m`` clipped to the class)."""
+    m = int(min(max(m, 1), D.shape[0] - 1))
+    return np.partition(D, m, axis=1)[:, m]
 
 
-def class_D(c):
-    if c not in _D:
-        _D[c] = sqdist(X[y == c])
-    return _D[c]
+# A kernel maps a class's squared distances D and its budget k_c to a similarity.
+def linear(D, kc):
+    return D.max() - D
+
+
+def gaussian(scale, neighbour=None):
+    """``exp(-D / (scale * sigma^2))``; sigma^2 at the (n_c / k_c)-th neighbour unless fixed."""
+
+    def kernel(D, kc):
+        m = round(D.shape[0] / kc) if neighbour is None else neighbour
+        return np.exp(-D / (scale * np.median(kth(D, m))))
+
+    return kernel
 
 
 def fl_rows(S, k, initial=None):
     return maximize(FacilityLocation(S.astype(np.float32)), k, initial_subset=initial).indices
 
 
-def kth(D, m):
-    m = int(min(max(m, 1), D.shape[0] - 1))
-    return np.partition(D, m, axis=1)[:, m]
+# A strategy picks k_c rows of one class from (D, k_c, rng).
+def coverage(kernel):
+    return lambda D, kc, rng: fl_rows(kernel(D, kc), kc)
 
 
-def per_class(fn, k, seed):
+def random_then_coverage(rho, kernel):
+    """A random ``rho`` share of the budget, facility location completes it."""
+
+    def strategy(D, kc, rng):
+        r = int(round(rho * kc))
+        init = rng.choice(D.shape[0], r, replace=False)
+        if kc - r <= 0:
+            return init
+        return np.concatenate([init, fl_rows(kernel(D, kc), kc - r, initial=init)])
+
+    return strategy
+
+
+def coverage_then_random(m, kernel):
+    """Facility location for the first ``m`` rows of the class, random for the rest."""
+
+    def strategy(D, kc, rng):
+        a = min(kc, m)
+        first = fl_rows(kernel(D, kc), a)
+        rest = np.setdiff1d(np.arange(D.shape[0]), first)
+        return np.concatenate([first, rng.choice(rest, kc - a, replace=False)])
+
+    return strategy
+
+
+def stratified_random(D, kc, rng):
+    return rng.choice(D.shape[0], kc, replace=False)
+
+
+STRATEGIES = {
+    "rand_pc": stratified_random,
+    "fl_lin": coverage(linear),
+    "fl_g1": coverage(gaussian(1.0)),
+    "fl_g2": coverage(gaussian(2.0)),
+    "fl_g05": coverage(gaussian(0.5)),
+    "fl_g4": coverage(gaussian(4.0)),
+    "fl_g1_k10": coverage(gaussian(1.0, 10)),
+    "r50_lin": random_then_coverage(0.5, linear),
+    "r50_g1": random_then_coverage(0.5, gaussian(1.0)),
+    "flr50": coverage_then_random(50, linear),
+}
+
+
+def per_class(strategy, X, y, k, seed, distances):
+    """``strategy`` run in each class on proportional counts; pool row ids."""
+    classes = np.unique(y)
     counts = allocate_per_class([np.sum(y == c) for c in classes], k)
     out = []
     for ci, (c, kc) in enumerate(zip(classes, counts, strict=True)):
         rows = np.flatnonzero(y == c)
+        if c not in distances:
+            distances[c] = sqdist(X[rows])
         rng = np.random.default_rng([seed, ci])
-        out.append(rows[fn(class_D(c), int(kc), rng)])
+        out.append(rows[strategy(distances[c], int(kc), rng)])
     return np.concatenate(out)
 
 
-def lin(D, kc, rng):
-    return fl_rows(D.max() - D, kc)
+def _ints(text, name):
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(f"{name}: a comma-separated list of ints, got {text!r}") from None
 
 
-def gauss(scale, which="budget"):
-    def f(D, kc, rng):
-        n = D.shape[0]
-        if which == "budget":
-            s2 = np.median(kth(D, round(n / kc)))
-        else:
-            s2 = np.median(kth(D, int(which)))
-        return fl_rows(np.exp(-D / (scale * s2)), kc)
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("pool", help="'4k' (the default MNIST-1D) or MNIST-1D num_samples, e.g. 100000")
+    p.add_argument("methods", help=f"comma-separated, of: {', '.join(STRATEGIES)}")
+    p.add_argument("sizes", help="comma-separated subset sizes")
+    p.add_argument("seeds", nargs="?", default="0,1,2")
+    a = p.parse_args()
+    pool = None if a.pool == "4k" else _ints(a.pool, "pool")[0]
+    methods = [m for m in a.methods.split(",") if m]
+    unknown = [m for m in methods if m not in STRATEGIES]
+    if unknown:
+        raise SystemExit(f"methods: unknown {unknown}; known: {', '.join(STRATEGIES)}")
+    sizes, seeds = _ints(a.sizes, "sizes"), _ints(a.seeds, "seeds")
+    out = Path(f"runs/coverage_variants_{a.pool}.json")
 
-    return f
-
-
-def rand_then(rho, inner):
-    def f(D, kc, rng):
-        n = D.shape[0]
-        r = int(round(rho * kc))
-        init = rng.choice(n, r, replace=False)
-        if kc - r <= 0:
-            return init
-        S = inner(D)
-        return np.concatenate([init, fl_rows(S, kc - r, initial=init)])
-
-    return f
-
-
-def fl_then_random(m):
-    def f(D, kc, rng):
-        n = D.shape[0]
-        a = min(kc, m)
-        first = fl_rows(D.max() - D, a)
-        rest = np.setdiff1d(np.arange(n), first)
-        return np.concatenate([first, rng.choice(rest, kc - a, replace=False)])
-
-    return f
-
-
-def rand(D, kc, rng):
-    return rng.choice(D.shape[0], kc, replace=False)
-
-
-TABLE = {
-    "rand_pc": rand,
-    "fl_lin": lin,
-    "fl_g1": gauss(1.0),
-    "fl_g2": gauss(2.0),
-    "fl_g05": gauss(0.5),
-    "fl_g4": gauss(4.0),
-    "fl_g1_k10": gauss(1.0, 10),
-    "r50_lin": rand_then(0.5, lambda D: D.max() - D),
-    "r50_g1": rand_then(0.5, None),
-    "flr50": fl_then_random(50),
-}
+    data = load_mnist1d(pool, cache_dir="benchmarks/_data")
+    X = selection_features(data, "standardized").astype(np.float64)
+    y = data.y
+    trainer = default_trainer(data, device="cpu")
+    distances = {}
+    for name in methods:
+        for k in sizes:
+            for seed in seeds:
+                key = f"{name}|{k}|{seed}"
+                res = json.loads(out.read_text()) if out.exists() else {}
+                if key in res:
+                    continue
+                t0 = time.perf_counter()
+                idx = per_class(STRATEGIES[name], X, y, k, seed, distances)
+                ts = time.perf_counter() - t0
+                assert np.unique(idx).size == k, (name, k, np.unique(idx).size)
+                t0 = time.perf_counter()
+                model = trainer.fit((data.X[idx], y[idx]), seed=seed)
+                acc = float(trainer.evaluate(model, data.test)["accuracy"])
+                tt = time.perf_counter() - t0
+                # re-read: two runs may share the file
+                res = json.loads(out.read_text()) if out.exists() else {}
+                res[key] = acc
+                out.parent.mkdir(parents=True, exist_ok=True)
+                save_json(out, res)
+                print(f"{name:10s} {k:6d} {seed} acc={acc:.3f} sel={ts:.1f}s train={tt:.1f}s")
 
 
-def run(name, k, seed):
-    if name == "r50_g1":
-
-        def inner(D, kc, rng):
-            n = D.shape[0]
-            s2 = np.median(kth(D, round(n / kc)))
-            return rand_then(0.5, lambda DD: np.exp(-DD / s2))(D, kc, rng)
-
-        fn = inner
-    else:
-        fn = TABLE[name]
-    t0 = time.perf_counter()
-    idx = per_class(fn, k, seed)
-    ts = time.perf_counter() - t0
-    assert len(np.unique(idx)) == k, (name, k, len(np.unique(idx)))
-    t0 = time.perf_counter()
-    model = trainer.fit((data.X[idx], y[idx]), seed=seed)
-    acc = trainer.evaluate(model, data.test)["accuracy"]
-    return float(acc), ts, time.perf_counter() - t0
-
-
-res = json.loads(OUT.read_text()) if OUT.exists() else {}
-for name in METHODS:
-    for k in SIZES:
-        for seed in SEEDS:
-            key = f"{name}|{k}|{seed}"
-            if key in res:
-                continue
-            acc, ts, tt = run(name, k, seed)
-            res = json.loads(OUT.read_text()) if OUT.exists() else {}
-            res[key] = acc
-            OUT.write_text(json.dumps(res))
-            print(
-                f"{name:10s} {k:6d} {seed} acc={acc:.3f} sel={ts:.1f}s train={tt:.1f}s", flush=True
-            )
+if __name__ == "__main__":
+    main()
