@@ -10,7 +10,10 @@ Probes for issue 11 (figures in ``benchmarks/RESULTS.md``). Every variant select
 * ``fl_g1_k10``: the same kernel with ``sigma^2`` at the 10th neighbour (fixed width);
 * ``r50_lin`` / ``r50_g1``: half the budget a random subset, facility location completes it;
 * ``flr50``: facility location for the first 50 rows of a class, random for the rest;
-* ``rand_pc``: a stratified random subset.
+* ``rand_pc``: a stratified random subset;
+* ``km<m>``: a random subset stratified by k-means within the class: ``ceil(k_c / m)``
+  FAISS k-means clusters, the class's budget split over them in proportion to their sizes,
+  random rows within each (density-matched like random, with coverage of every cluster).
 
     python benchmarks/coverage_variants.py 4k fl_lin,fl_g1,rand_pc 80,200,400,640,1000,1600,2400
     python benchmarks/coverage_variants.py 100000 rand_pc,fl_lin,fl_g1,flr50 1600,4000,8000
@@ -24,12 +27,27 @@ import json
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from coresets._io import save_json
 from coresets.scaling import default_trainer, load_mnist1d, selection_features
 from coresets.selectors._base import allocate_per_class
 from coresets.submodular import FacilityLocation, maximize
+
+
+class ClassRows:
+    """One class's standardised rows, with their squared distances computed once on demand."""
+
+    def __init__(self, X):
+        self.X = X
+        self._D = None
+
+    @property
+    def D(self):
+        if self._D is None:
+            self._D = sqdist(self.X)
+        return self._D
 
 
 def sqdist(A):
@@ -72,18 +90,18 @@ def fl_rows(S, k, initial=None):
 
 # A strategy picks k_c rows of one class from (D, k_c, rng).
 def coverage(kernel):
-    return lambda D, kc, rng: fl_rows(kernel(D, kc), kc)
+    return lambda c, kc, rng: fl_rows(kernel(c.D, kc), kc)
 
 
 def random_then_coverage(rho, kernel):
     """A random ``rho`` share of the budget, facility location completes it."""
 
-    def strategy(D, kc, rng):
+    def strategy(c, kc, rng):
         r = int(round(rho * kc))
-        init = rng.choice(D.shape[0], r, replace=False)
+        init = rng.choice(c.X.shape[0], r, replace=False)
         if kc - r <= 0:
             return init
-        return np.concatenate([init, fl_rows(kernel(D, kc), kc - r, initial=init)])
+        return np.concatenate([init, fl_rows(kernel(c.D, kc), kc - r, initial=init)])
 
     return strategy
 
@@ -91,17 +109,41 @@ def random_then_coverage(rho, kernel):
 def coverage_then_random(m, kernel):
     """Facility location for the first ``m`` rows of the class, random for the rest."""
 
-    def strategy(D, kc, rng):
+    def strategy(c, kc, rng):
         a = min(kc, m)
-        first = fl_rows(kernel(D, kc), a)
-        rest = np.setdiff1d(np.arange(D.shape[0]), first)
+        first = fl_rows(kernel(c.D, kc), a)
+        rest = np.setdiff1d(np.arange(c.X.shape[0]), first)
         return np.concatenate([first, rng.choice(rest, kc - a, replace=False)])
 
     return strategy
 
 
-def stratified_random(D, kc, rng):
-    return rng.choice(D.shape[0], kc, replace=False)
+def stratified_random(c, kc, rng):
+    return rng.choice(c.X.shape[0], kc, replace=False)
+
+
+def kmeans_strata(m):
+    """Random rows stratified by ``ceil(k_c / m)`` k-means clusters, proportional budgets."""
+
+    def strategy(c, kc, rng):
+        n_clusters = max(1, -(-kc // m))
+        km = faiss.Kmeans(
+            c.X.shape[1], n_clusters, niter=25, seed=int(rng.integers(2**31)), verbose=False
+        )
+        Xf = np.ascontiguousarray(c.X, dtype=np.float32)
+        km.train(Xf)
+        assign = km.index.search(Xf, 1)[1][:, 0]
+        sizes = np.bincount(assign, minlength=n_clusters)
+        live = np.flatnonzero(sizes)
+        counts = allocate_per_class(sizes[live], kc)
+        return np.concatenate(
+            [
+                rng.choice(np.flatnonzero(assign == j), int(q), replace=False)
+                for j, q in zip(live, counts, strict=True)
+            ]
+        )
+
+    return strategy
 
 
 STRATEGIES = {
@@ -115,20 +157,22 @@ STRATEGIES = {
     "r50_lin": random_then_coverage(0.5, linear),
     "r50_g1": random_then_coverage(0.5, gaussian(1.0)),
     "flr50": coverage_then_random(50, linear),
+    "km2": kmeans_strata(2),
+    "km8": kmeans_strata(8),
 }
 
 
-def per_class(strategy, X, y, k, seed, distances):
+def per_class(strategy, X, y, k, seed, cache):
     """``strategy`` run in each class on proportional counts; pool row ids."""
     classes = np.unique(y)
     counts = allocate_per_class([np.sum(y == c) for c in classes], k)
     out = []
     for ci, (c, kc) in enumerate(zip(classes, counts, strict=True)):
         rows = np.flatnonzero(y == c)
-        if c not in distances:
-            distances[c] = sqdist(X[rows])
+        if c not in cache:
+            cache[c] = ClassRows(X[rows])
         rng = np.random.default_rng([seed, ci])
-        out.append(rows[strategy(distances[c], int(kc), rng)])
+        out.append(rows[strategy(cache[c], int(kc), rng)])
     return np.concatenate(out)
 
 
@@ -158,7 +202,7 @@ def main():
     X = selection_features(data, "standardized").astype(np.float64)
     y = data.y
     trainer = default_trainer(data, device="cpu")
-    distances = {}
+    cache = {}
     for name in methods:
         for k in sizes:
             for seed in seeds:
@@ -167,7 +211,7 @@ def main():
                 if key in res:
                     continue
                 t0 = time.perf_counter()
-                idx = per_class(STRATEGIES[name], X, y, k, seed, distances)
+                idx = per_class(STRATEGIES[name], X, y, k, seed, cache)
                 ts = time.perf_counter() - t0
                 assert np.unique(idx).size == k, (name, k, np.unique(idx).size)
                 t0 = time.perf_counter()
