@@ -17,6 +17,7 @@ Probes for issue 11 (figures in ``benchmarks/RESULTS.md``). Every variant select
 
     python benchmarks/coverage_variants.py 4k fl_lin,fl_g1,rand_pc 80,200,400,640,1000,1600,2400
     python benchmarks/coverage_variants.py 100000 rand_pc,fl_lin,fl_g1,flr50 1600,4000,8000
+    python benchmarks/coverage_variants.py 100000 rand_pc,km2,km8,fl_lin 1600,4000,8000
 
 Each cell's accuracy is printed and kept in ``runs/coverage_variants_<pool>.json`` (a killed
 run resumes; cells already there are skipped).
@@ -88,7 +89,7 @@ def fl_rows(S, k, initial=None):
     return maximize(FacilityLocation(S.astype(np.float32)), k, initial_subset=initial).indices
 
 
-# A strategy picks k_c rows of one class from (D, k_c, rng).
+# A strategy picks k_c rows of one class from (ClassRows, k_c, rng).
 def coverage(kernel):
     return lambda c, kc, rng: fl_rows(kernel(c.D, kc), kc)
 
