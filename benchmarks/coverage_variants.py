@@ -26,23 +26,34 @@ run resumes; cells already there are skipped).
 import argparse
 import json
 import time
+import warnings
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from coresets._io import save_json
-from coresets.scaling import default_trainer, load_mnist1d, selection_features
+from coresets.scaling import ScalingResult, default_trainer, load_mnist1d, selection_features
+from coresets.scaling.report import accuracy_table, ratio_table
 from coresets.selectors._base import allocate_per_class
 from coresets.submodular import FacilityLocation, maximize
 
 
 class ClassRows:
-    """One class's standardised rows, with their squared distances computed once on demand."""
+    """One class's standardised rows, with their squared distances computed once on demand.
 
-    def __init__(self, X):
+    ``scores`` maps a proxy score's name to its values on these rows, oriented so that
+    higher is harder (empty when no method reads the proxy).
+    """
+
+    def __init__(self, X, scores=None):
         self.X = X
+        self.scores = scores or {}
         self._D = None
+
+    def take(self, rows):
+        """The rows ``rows`` (positions in this class) as a ClassRows of their own."""
+        return ClassRows(self.X[rows], {k: v[rows] for k, v in self.scores.items()})
 
     @property
     def D(self):
@@ -119,6 +130,22 @@ def coverage_then_random(m, kernel):
     return strategy
 
 
+def weighted_coverage(score, toward):
+    """Facility location where covering row i counts w_i: 0.5 + its within-class rank.
+
+    ``toward="hard"``: w runs from 0.5 (easiest) to 1.5 (hardest) by ``score``; ``"easy"``
+    the other way. Row j of the similarity holds candidate j's similarities to the points,
+    so the weights scale the columns.
+    """
+
+    def strategy(c, kc, rng):
+        u = (np.argsort(np.argsort(c.scores[score], kind="stable")) + 0.5) / c.X.shape[0]
+        w = 0.5 + (u if toward == "hard" else 1.0 - u)
+        return fl_rows(linear(c.D, kc) * w[None, :], kc)
+
+    return strategy
+
+
 def stratified_random(c, kc, rng):
     return rng.choice(c.X.shape[0], kc, replace=False)
 
@@ -147,6 +174,67 @@ def kmeans_strata(m):
     return strategy
 
 
+# Difficulty-aware candidates: a strategy runs on the rows a proxy score leaves. Scores are
+# ranked within the class; the candidate set never shrinks below the class's budget.
+def among(keep, strategy):
+    """Run ``strategy`` on the rows ``keep(c, k_c)`` returns; map its picks back."""
+
+    def run(c, kc, rng):
+        rows = keep(c, kc)
+        return rows[strategy(c.take(rows), kc, rng)]
+
+    return run
+
+
+def hardest(share, score):
+    """The ``share`` of the class hardest by ``score`` (at least ``k_c`` rows)."""
+
+    def keep(c, kc):
+        m = max(kc, int(np.ceil(share * c.X.shape[0])))
+        return np.sort(np.argsort(-c.scores[score], kind="stable")[:m])
+
+    return keep
+
+
+def easiest(share, score):
+    """The ``share`` of the class easiest by ``score`` (at least ``k_c`` rows)."""
+
+    def keep(c, kc):
+        m = max(kc, int(np.ceil(share * c.X.shape[0])))
+        return np.sort(np.argsort(c.scores[score], kind="stable")[:m])
+
+    return keep
+
+
+def band(drop_easy, drop_hard, score):
+    """The class without its ``drop_hard`` hardest and ``drop_easy`` easiest shares.
+
+    Widened symmetrically around the band's middle when it holds fewer than ``k_c`` rows.
+    """
+
+    def keep(c, kc):
+        n = c.X.shape[0]
+        order = np.argsort(c.scores[score], kind="stable")  # easiest first
+        lo, hi = int(np.floor(drop_easy * n)), n - int(np.floor(drop_hard * n))
+        while hi - lo < kc:
+            lo, hi = max(0, lo - 1), min(n, hi + 1)
+        return np.sort(order[lo:hi])
+
+    return keep
+
+
+def class_shares(power, score):
+    """Class budgets in proportion to size x (mean ``score`` in the class) ** ``power``.
+
+    Harder classes (by the proxy's mean score) get more of the budget than their size.
+    """
+
+    def shares(y, classes, scores):
+        return np.array([np.sum(y == c) * np.mean(scores[score][y == c]) ** power for c in classes])
+
+    return shares
+
+
 STRATEGIES = {
     "rand_pc": stratified_random,
     "fl_lin": coverage(linear),
@@ -161,20 +249,99 @@ STRATEGIES = {
     "km2": kmeans_strata(2),
     "km8": kmeans_strata(8),
 }
+# random (and facility location) among the harder or easier rows by a proxy score
+for _score in ("el2n", "aum", "forgetting", "margin"):
+    for _q in (30, 50, 70):
+        STRATEGIES[f"hard{_q}_{_score}"] = among(hardest(_q / 100, _score), stratified_random)
+    for _q in (5, 10, 20):
+        STRATEGIES[f"easy{100 - _q}_{_score}"] = among(
+            easiest(1 - _q / 100, _score), stratified_random
+        )
+    STRATEGIES[f"band30_5_{_score}"] = among(band(0.3, 0.05, _score), stratified_random)
+    STRATEGIES[f"fl_easy90_{_score}"] = among(easiest(0.9, _score), coverage(linear))
+    STRATEGIES[f"fl_hard50_{_score}"] = among(hardest(0.5, _score), coverage(linear))
+    STRATEGIES[f"flw_hard_{_score}"] = weighted_coverage(_score, "hard")
+    STRATEGIES[f"flw_easy_{_score}"] = weighted_coverage(_score, "easy")
+    STRATEGIES[f"flw_easy_easy90_{_score}"] = among(
+        easiest(0.9, _score), weighted_coverage(_score, "easy")
+    )
+#: proxy scores a strategy name can end in, and the sign that makes higher harder
+PROXY_SCORES = {"el2n": 1.0, "aum": -1.0, "forgetting": 1.0, "margin": -1.0}
+#: class budgets: a method ``<strategy>@<allocation>`` splits its budget by these shares
+ALLOCATIONS = {
+    f"cd{p}_{sc}": class_shares(p, sc) for p in (0.5, 1, 2) for sc in ("el2n", "forgetting")
+}
 
 
-def per_class(strategy, X, y, k, seed, cache):
-    """``strategy`` run in each class on proportional counts; pool row ids."""
+def per_class(strategy, X, y, k, seed, cache, scores=None, shares=None):
+    """``strategy`` run in each class on proportional counts; pool row ids.
+
+    ``scores`` maps a proxy score's name to its per-row values (higher is harder);
+    ``shares(y, classes, scores)``, when given, splits the budget instead of the class sizes.
+    """
     classes = np.unique(y)
-    counts = allocate_per_class([np.sum(y == c) for c in classes], k)
+    counts = allocate_per_class(
+        [np.sum(y == c) for c in classes],
+        k,
+        shares=None if shares is None else shares(y, classes, scores),
+    )
     out = []
     for ci, (c, kc) in enumerate(zip(classes, counts, strict=True)):
         rows = np.flatnonzero(y == c)
         if c not in cache:
-            cache[c] = ClassRows(X[rows])
+            cache[c] = ClassRows(X[rows], {n: v[rows] for n, v in (scores or {}).items()})
         rng = np.random.default_rng([seed, ci])
         out.append(rows[strategy(cache[c], int(kc), rng)])
     return np.concatenate(out)
+
+
+def proxy_scores(data, pool):
+    """The pruning benchmark's proxy run on this pool (run once, cached), scores harder-high.
+
+    The same file ``pruning_mnist1d.py`` reads: ``runs/pruning_4k`` (3000 steps) or
+    ``runs/pruning_80k`` (6000 steps), 3 seeds; EL2N a tenth into training, the margin at
+    the end, AUM and forgetting over the 40 records.
+    """
+    from pruning_mnist1d import _proxy
+
+    small = len(data.X) <= 10_000
+    out = Path("runs/pruning_4k" if pool == "4k" else f"runs/pruning_{len(data.X) // 1000}k")
+    proxy = _proxy(data, out, 3000 if small else 6000, 3)
+    print(f"proxy: {float(proxy['seconds']):.0f} s when run ({out})")
+    return {name: sign * proxy[name] for name, sign in PROXY_SCORES.items()}
+
+
+def print_tables(cells, methods, sizes, seeds):
+    """Mean accuracy, data ratio against ``rand_pc``, and the paired gain over it.
+
+    The paired gain is the mean over seeds of (method - rand_pc) on the same seed, with
+    twice its standard error: a gain whose band excludes 0 is beyond seed noise.
+    """
+    records = [
+        {"method": m, "size": k, "seed": sd, "accuracy": cells[f"{m}|{k}|{sd}"]}
+        | dict.fromkeys(("loss", "selection_time", "training_time"), float("nan"))
+        for m in dict.fromkeys(["rand_pc", *methods])
+        for k in sizes
+        for sd in seeds
+        if f"{m}|{k}|{sd}" in cells
+    ]
+    res = ScalingResult(records)
+    warnings.simplefilter("ignore", RuntimeWarning)  # the loss columns are NaN: not trained here
+    width = max(12, *(len(m) + 2 for m in res.methods))
+    print(accuracy_table(res, width=width))
+    print(ratio_table(res, baseline="rand_pc", width=width))
+    print(f"{'paired gain vs rand_pc':{width}s}" + "".join(f"{k:>18d}" for k in sizes))
+    for m in res.methods[1:]:
+        row = []
+        for k in sizes:
+            d = [
+                cells[f"{m}|{k}|{sd}"] - cells[f"rand_pc|{k}|{sd}"]
+                for sd in seeds
+                if f"{m}|{k}|{sd}" in cells and f"rand_pc|{k}|{sd}" in cells
+            ]
+            se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+            row.append(f"{np.mean(d):+.3f}±{2 * se:.3f} ({len(d)})" if d else "-")
+        print(f"{m:{width}s}" + "".join(f"{c:>18s}" for c in row))
 
 
 def _ints(text, name):
@@ -190,19 +357,35 @@ def main():
     p.add_argument("methods", help=f"comma-separated, of: {', '.join(STRATEGIES)}")
     p.add_argument("sizes", help="comma-separated subset sizes")
     p.add_argument("seeds", nargs="?", default="0,1,2")
+    p.add_argument(
+        "--table", action="store_true", help="train nothing: tables of the cells already run"
+    )
     a = p.parse_args()
     pool = None if a.pool == "4k" else _ints(a.pool, "pool")[0]
     methods = [m for m in a.methods.split(",") if m]
-    unknown = [m for m in methods if m not in STRATEGIES]
+    unknown = [
+        m
+        for m in methods
+        if m.split("@")[0] not in STRATEGIES or m.partition("@")[2] not in {"", *ALLOCATIONS}
+    ]
     if unknown:
-        raise SystemExit(f"methods: unknown {unknown}; known: {', '.join(STRATEGIES)}")
+        raise SystemExit(
+            f"methods: unknown {unknown}; known: {', '.join(STRATEGIES)}, each optionally "
+            f"followed by @ and one of {', '.join(ALLOCATIONS)}"
+        )
     sizes, seeds = _ints(a.sizes, "sizes"), _ints(a.seeds, "seeds")
     out = Path(f"runs/coverage_variants_{a.pool}.json")
 
+    if a.table:
+        print_tables(json.loads(out.read_text()), methods, sizes, seeds)
+        return
     data = load_mnist1d(pool, cache_dir="benchmarks/_data")
     X = selection_features(data, "standardized").astype(np.float64)
     y = data.y
     trainer = default_trainer(data, device="cpu")
+    scores = None
+    if any(m.rsplit("_", 1)[-1] in PROXY_SCORES for m in methods):  # every score name ends it
+        scores = proxy_scores(data, a.pool)
     cache = {}
     for name in methods:
         for k in sizes:
@@ -212,7 +395,17 @@ def main():
                 if key in res:
                     continue
                 t0 = time.perf_counter()
-                idx = per_class(STRATEGIES[name], X, y, k, seed, cache)
+                strategy, _, allocation = name.partition("@")
+                idx = per_class(
+                    STRATEGIES[strategy],
+                    X,
+                    y,
+                    k,
+                    seed,
+                    cache,
+                    scores,
+                    ALLOCATIONS.get(allocation),
+                )
                 ts = time.perf_counter() - t0
                 assert np.unique(idx).size == k, (name, k, np.unique(idx).size)
                 t0 = time.perf_counter()

@@ -1,11 +1,14 @@
 """Which selection method beats random where: every method of issue 11 on MNIST-1D.
 
-Random, facility location (raw, standardised and learned features; whole pool and per
-class), k-center, herding, the difficulty-score methods over EL2N from a proxy run
-(easiest, hardest, CCS, D2), the moderate coreset, prototype scores, and ``auto``. One
-proxy run (the reference CNN trained on the whole pool, logits recorded during training)
-gives the EL2N scores and the learned features; its cost is printed beside the training
-times, and the "compute to reach random" table charges it to every method that uses it.
+Random, facility location (raw, standardised, learned and gradient features; whole pool
+and per class), k-center, herding, the difficulty-score methods over EL2N from a proxy run
+(easiest, hardest, CCS, D2), the moderate coreset, prototype scores, ``auto`` and
+``auto_scores`` (``auto`` given the proxy's forgetting events, so its coverage skips the
+hardest tenth of each class). One proxy run (the reference CNN trained on the whole pool,
+logits recorded during training) gives the scores, the learned features (penultimate
+activations) and the gradient features (last-layer gradients); its cost is printed beside
+the training times, and the "compute to reach random" table charges it to every method
+that uses it.
 
 Cells are cached per method under ``--out/cells/<method>`` (a killed run resumes) and run
 ``--jobs`` methods at a time. Prints mean accuracy, the data ratio against random with
@@ -56,8 +59,10 @@ from coresets.selectors import (
 
 #: methods that read the proxy run (their compute includes it)
 USES_PROXY = {
+    "auto_scores",
     "fl_learned",
     "fl_learned_per_class",
+    "fl_gradient_per_class",
     "el2n_easiest",
     "el2n_hardest",
     "ccs_el2n",
@@ -66,11 +71,13 @@ USES_PROXY = {
 ALL_METHODS = [
     "random",
     "auto",
+    "auto_scores",
     "fl_raw",
     "facility_location",
     "fl_per_class",
     "fl_learned",
     "fl_learned_per_class",
+    "fl_gradient_per_class",
     "k_center",
     "herding",
     "moderate",
@@ -92,6 +99,7 @@ def _methods(names, feats, proxy):
     """name -> Method, the selectors on the features they are measured on."""
     raw, std = feats["raw"], feats["standardized"]
     el2n = None if proxy is None else proxy["el2n"]
+    forgetting = None if proxy is None else proxy["forgetting"]
     learned = None if proxy is None else proxy["features"]
 
     def fl(per_class=False):
@@ -100,12 +108,18 @@ def _methods(names, feats, proxy):
     table = {
         "random": lambda: Method("random"),
         "auto": lambda: Method(AutoSelector(), label="auto", features=std),
+        "auto_scores": lambda: Method(
+            AutoSelector(scores=forgetting), label="auto_scores", features=std
+        ),
         "fl_raw": lambda: Method(fl(), label="fl_raw", features=raw),
         "facility_location": lambda: Method(fl(), label="facility_location", features=std),
         "fl_per_class": lambda: Method(fl(True), label="fl_per_class", features=std),
         "fl_learned": lambda: Method(fl(), label="fl_learned", features=learned),
         "fl_learned_per_class": lambda: Method(
             fl(True), label="fl_learned_per_class", features=learned
+        ),
+        "fl_gradient_per_class": lambda: Method(
+            fl(True), label="fl_gradient_per_class", features=proxy["grad_features"]
         ),
         "k_center": lambda: Method(KCenterGreedySelector(), label="k_center", features=std),
         "herding": lambda: Method(HerdingSelector(), label="herding", features=std),
@@ -130,12 +144,26 @@ def _methods(names, feats, proxy):
     return {n: table[n]() for n in names}
 
 
+#: what a cached proxy file must hold (older files without the last three are re-run)
+_PROXY_KEYS = {
+    "el2n",
+    "margin",
+    "aum",
+    "forgetting",
+    "features",
+    "grad_features",
+    "seconds",
+    "early_step",
+}
+
+
 def _proxy(data, out, steps, seeds):
     """The proxy run's EL2N (a tenth into training, mean over seeds) and learned features."""
     path = out / f"proxy_steps{steps}_seeds{seeds}.npz"
     if path.exists():
         z = np.load(path)
-        return {k: z[k] for k in z.files}
+        if _PROXY_KEYS <= set(z.files):
+            return {k: z[k] for k in z.files}
     every = max(1, steps // 40)
     record = list(range(every, steps + 1, every))
     run = proxy_run(
@@ -148,7 +176,11 @@ def _proxy(data, out, steps, seeds):
     early = int(run.steps[max(0, len(run.steps) // 10 - 1)])
     res = {
         "el2n": run.el2n(early),
+        "margin": run.margin(int(run.steps[-1])),
+        "aum": run.aum(),
+        "forgetting": run.forgetting(),
         "features": run.features,
+        "grad_features": run.gradient_features(),
         "seconds": np.array(run.seconds),
         "early_step": np.array(early),
     }
@@ -176,7 +208,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pool", type=int, default=None, help="MNIST-1D n_rows (80%% train)")
     p.add_argument("--sizes", default="80,200,400,640,1000,1600,2400")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument(
+        "--seeds", default="3", help="a count (3: seeds 0-2) or a comma-separated list of seeds"
+    )
     p.add_argument("--methods", default=",".join(ALL_METHODS))
     p.add_argument("--proxy-steps", type=int, default=None, help="default 3000 (6000 >10k rows)")
     p.add_argument("--proxy-seeds", type=int, default=3)
@@ -193,6 +227,7 @@ def main():
     data = load_mnist1d(a.pool, cache_dir="benchmarks/_data")
     n = len(data.X)
     sizes = [int(s) for s in a.sizes.split(",") if int(s) <= n]
+    seeds = [int(s) for s in a.seeds.split(",")] if "," in a.seeds else int(a.seeds)
     names = [m.strip() for m in a.methods.split(",") if m.strip()]
     if "random" not in names:
         names.insert(0, "random")
@@ -208,7 +243,7 @@ def main():
             f"EL2N read at step {int(proxy['early_step'])}"
         )
     state = dict(
-        data=data, methods=_methods(names, feats, proxy), sizes=sizes, seeds=a.seeds, out=out
+        data=data, methods=_methods(names, feats, proxy), sizes=sizes, seeds=seeds, out=out
     )
     t0 = time.perf_counter()
     if a.tables_only:

@@ -36,6 +36,7 @@ _EXPORTS = {
     "SaturatedCoverageSelector": "coresets.selectors",
     "CCSSelector": "coresets.selectors",
     "D2Selector": "coresets.selectors",
+    "HardPrunedSelector": "coresets.selectors",
     "ModerateSelector": "coresets.selectors",
     "PrototypeSelector": "coresets.selectors",
     "ScoreSelector": "coresets.selectors",

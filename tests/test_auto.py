@@ -11,14 +11,22 @@ from test_selectors import ROW_DROPPING
 from coresets.selectors import (
     AutoSelector,
     FacilityLocationSelector,
+    HardPrunedSelector,
     RandomSelector,
     auto_policy,
     make_selector,
 )
+from coresets.selectors.auto import HARD_PRUNE
+
+
+def first_column(X, y):
+    """A difficulty score for the estimator checks: any finite number per row."""
+    return X[:, 0]
 
 
 @parametrize_with_checks(
-    [AutoSelector(0.5), AutoSelector(5)], expected_failed_checks=lambda e: ROW_DROPPING
+    [AutoSelector(0.5), AutoSelector(5), AutoSelector(5, scores=first_column)],
+    expected_failed_checks=lambda e: ROW_DROPPING,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -103,6 +111,49 @@ def test_auto_is_a_registered_method_and_checks_its_size(digits):
         AutoSelector(601).fit(X, y)
     with pytest.raises(ValueError, match="n_samples"):
         AutoSelector(0).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "k", "n_classes", "policy"),
+    [
+        (4000, 400, 10, "hard_pruned_facility_location_per_class"),
+        (4000, 3600, 10, "hard_pruned_facility_location_per_class"),  # 4000 - 400 left
+        (4000, 3601, 10, "facility_location_per_class"),  # pruning would leave too few
+        (80000, 4000, 10, "random_per_class"),  # the random branch does not prune
+        (10**6, 500, None, "hard_pruned_facility_location"),
+    ],
+)
+def test_policy_with_scores_prunes_before_coverage_only(n_rows, k, n_classes, policy):
+    assert auto_policy(n_rows, k, n_classes=n_classes, scores=True) == policy
+
+
+def test_with_scores_it_is_facility_location_on_the_rows_left(digits):
+    X, y = digits
+    s = np.random.default_rng(0).random(len(X))
+    auto = AutoSelector(60, scores=s, random_state=0).fit(X, y)
+    assert auto.policy_ == "hard_pruned_facility_location_per_class"
+    ref = HardPrunedSelector(
+        FacilityLocationSelector(60, per_class=True, n_neighbors="auto", random_state=0),
+        scores=s,
+        hard_prune=HARD_PRUNE,
+    ).fit(X, y)
+    np.testing.assert_array_equal(auto.ranking_, ref.ranking_)
+    np.testing.assert_array_equal(auto.weights_, ref.weights_)
+    # the budget counts rows of the whole pool, and the hardest tenth of a class is never chosen
+    assert len(auto.ranking_) == 60
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        hardest = rows[np.argsort(-s[rows], kind="stable")[: int(HARD_PRUNE * rows.size)]]
+        assert not np.isin(auto.ranking_, hardest).any()
+    # beyond the coverage range scores change nothing
+    rng = np.random.default_rng(0)
+    Xr, yr = rng.normal(size=(6000, 4)), np.arange(6000) % 3
+    with_scores = AutoSelector(600, scores=rng.random(6000), random_state=5).fit(Xr, yr)
+    assert with_scores.policy_ == "random_per_class"
+    plain = AutoSelector(600, random_state=5).fit(Xr, yr)
+    np.testing.assert_array_equal(with_scores.ranking_, plain.ranking_)
+    with pytest.raises(ValueError, match="scores must have one entry per row"):
+        AutoSelector(60, scores=s[:-1]).fit(X, y)
 
 
 @pytest.mark.parametrize(

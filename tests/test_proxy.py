@@ -130,6 +130,9 @@ def test_proxy_run_is_deterministic_and_matches_its_parts():
     np.testing.assert_array_equal(a.logits, b.logits)
     np.testing.assert_array_equal(a.features, b.features)
     assert a.features.shape == (len(X), 8)
+    # the features' logits are the final model's: the step-20 record is that model too
+    np.testing.assert_allclose(a.feature_logits, a.logits[0, -1], rtol=1e-5, atol=1e-5)
+    assert a.gradient_features().shape == (len(X), 3 * 8)
     assert a.seconds > 0
     # seed 1's block is the recorder's output of a fit with seed 1
     rec = OutputRecorder(X, [5, 20])
@@ -184,3 +187,20 @@ def test_proxy_run_checks_train_and_the_callback_type():
         proxy_run((X, y[:-1]), trainer=_trainer(), record_steps=[1])
     with pytest.raises(TypeError, match="callback"):
         _trainer().fit((X, y), callback=3)
+
+
+def test_gradient_features_by_hand():
+    # h = (1, 2); z = (0, 0) -> softmax (1/2, 1/2); y = 0 -> g = (-1/2, 1/2); g h^T row-major
+    run = ProxyRun(
+        np.zeros((1, 1, 2, 2), np.float32),
+        np.array([1]),
+        np.array([0, 1]),
+        seconds=0.0,
+        features=np.array([[1.0, 2.0], [3.0, 0.0]], np.float32),
+        feature_logits=np.array([[0.0, 0.0], [0.0, np.log(3.0)]], np.float32),
+    )
+    # row 1: softmax (1/4, 3/4), y = 1 -> g = (1/4, -1/4); h = (3, 0)
+    expected = [[-0.5, -1.0, 0.5, 1.0], [0.75, 0.0, -0.75, 0.0]]
+    np.testing.assert_allclose(run.gradient_features(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="features=True"):
+        ProxyRun(np.zeros((1, 1, 2, 2)), np.array([1]), np.array([0, 1]), 0.0).gradient_features()

@@ -15,6 +15,7 @@ from coresets.pruning import (
     ccs_select,
     class_median_distances,
     d2_select,
+    kept_after_pruning,
     moderate_select,
     score_select,
     stratum_budgets,
@@ -28,9 +29,11 @@ from coresets.scores import (
     prototype_scores,
 )
 from coresets.selection import Selection
+from coresets.selectors import FacilityLocationSelector, RandomSelector
 from coresets.selectors.scored import (
     CCSSelector,
     D2Selector,
+    HardPrunedSelector,
     ModerateSelector,
     PrototypeSelector,
     ScoreSelector,
@@ -378,6 +381,8 @@ ROW_DROPPING = {
         ModerateSelector(0.5),
         PrototypeSelector(0.5),
         ScoreSelector(0.5, order="easiest", skip=0.1),
+        HardPrunedSelector(RandomSelector(0.5)),
+        HardPrunedSelector(FacilityLocationSelector(0.5), hard_prune=0.3),
     ],
     expected_failed_checks=lambda est: ROW_DROPPING,
 )
@@ -449,3 +454,67 @@ def test_score_selector_matches_the_function_and_checks_scores():
         ScoreSelector(5, scores=s, skip=1.0).fit(X)
     with pytest.raises(ValueError, match="rows left after skip"):
         ScoreSelector(35, scores=s, skip=0.5).fit(X)
+
+
+def test_kept_after_pruning_by_hand_per_class_and_whole():
+    scores = [5.0, 1.0, 4.0, 2.0, 3.0, 0.0]
+    y = [0, 0, 0, 1, 1, 1]
+    # floor(0.34 * 3) = 1 per class: row 0 (5) of class 0 and row 4 (3) of class 1 go
+    assert kept_after_pruning(scores, 0.34, y=y).tolist() == [1, 2, 3, 5]
+    # floor(0.34 * 6) = 2 over all rows: the two hardest, rows 0 (5) and 2 (4)
+    assert kept_after_pruning(scores, 0.34).tolist() == [1, 3, 4, 5]
+    # a tie drops the earlier row first; 0 prunes nothing
+    assert kept_after_pruning([1.0, 1.0, 0.0], 0.5).tolist() == [1, 2]
+    assert kept_after_pruning(scores, 0.0, y=y).tolist() == list(range(6))
+    with pytest.raises(ValueError, match="hard_prune"):
+        kept_after_pruning(scores, 1.0)
+    with pytest.raises(ValueError, match="y must have one label per score"):
+        kept_after_pruning(scores, 0.1, y=[0, 1])
+    with pytest.raises(ValueError, match="scores"):
+        kept_after_pruning([1.0, np.nan], 0.1)
+
+
+def test_hard_pruned_selector_is_its_selector_on_the_rows_left():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.repeat([0, 1, 2], 30)
+    s = rng.random(90)
+    inner = FacilityLocationSelector(12, per_class=True, n_neighbors=None)
+    sel = HardPrunedSelector(inner, scores=s, hard_prune=0.2).fit(X, y)
+    kept = kept_after_pruning(s, 0.2, y=y)
+    assert kept.size == 90 - 3 * 6  # six of each class's thirty go
+    np.testing.assert_array_equal(sel.kept_, kept)
+    ref = FacilityLocationSelector(12, per_class=True, n_neighbors=None).fit(X[kept], y[kept])
+    np.testing.assert_array_equal(sel.ranking_, kept[ref.ranking_])
+    np.testing.assert_allclose(sel.gains_, ref.gains_)
+    np.testing.assert_allclose(sel.weights_, ref.weights_)
+    assert sel.weights_.sum() == kept.size
+    # no pruned row is ever chosen, and every class keeps its share
+    pruned = np.setdiff1d(np.arange(90), kept)
+    assert not np.isin(sel.ranking_, pruned).any()
+    assert np.bincount(y[sel.ranking_]).tolist() == [4, 4, 4]
+    np.testing.assert_array_equal(sel.transform(X), X[sel.ranking_])
+    # a callable gets every row's labels; the default scores are seeded by random_state
+    seen = []
+    HardPrunedSelector(inner, scores=lambda X_, y_: seen.append(y_) or s).fit(X, y)
+    np.testing.assert_array_equal(seen[0], y)
+    a = HardPrunedSelector(RandomSelector(10), random_state=3).fit(X).ranking_
+    np.testing.assert_array_equal(
+        a, HardPrunedSelector(RandomSelector(10), random_state=3).fit(X).ranking_
+    )
+
+
+def test_hard_pruned_selector_bad_input_names_the_argument():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    s = np.arange(20.0)
+    with pytest.raises(TypeError, match="selector must be a selector"):
+        HardPrunedSelector("facility_location", scores=s).fit(X)
+    with pytest.raises(ValueError, match="scores must have one entry per row"):
+        HardPrunedSelector(RandomSelector(5), scores=s[:-1]).fit(X)
+    with pytest.raises(ValueError, match="scores"):
+        HardPrunedSelector(RandomSelector(5), scores=np.where(s == 3, np.nan, s)).fit(X)
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="hard_prune"):
+            HardPrunedSelector(RandomSelector(5), scores=s, hard_prune=bad).fit(X)
+    with pytest.raises(ValueError, match=r"n_samples=19 is larger than the 18 rows left"):
+        HardPrunedSelector(RandomSelector(19), scores=s, hard_prune=0.1).fit(X)

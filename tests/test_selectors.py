@@ -225,6 +225,18 @@ def test_allocate_per_class():
         allocate_per_class([5, 5, 5], 2)
 
 
+def test_allocate_per_class_by_shares():
+    # 12 split 1:2:3 by shares, whatever the sizes
+    assert allocate_per_class([100, 100, 100], 12, shares=[1, 2, 3]).tolist() == [2, 4, 6]
+    # a class is capped at its size and its excess goes to the others by largest remainder
+    assert allocate_per_class([2, 100, 100], 12, shares=[10, 1, 1]).tolist() == [2, 5, 5]
+    # a zero share still keeps one row
+    assert allocate_per_class([50, 50], 10, shares=[0, 1]).tolist() == [1, 9]
+    for bad in ([1, 2], [1, -1, 1], [1, np.nan, 1], [0, 0, 0]):
+        with pytest.raises(ValueError, match="shares"):
+            allocate_per_class([10, 10, 10], 6, shares=bad)
+
+
 def test_transform_resample_support_pickle_clone_pipeline():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(80, 4))

@@ -200,6 +200,9 @@ class ProxyRun:
     features : ndarray of float32, shape (n_rows, d) or None
         The first seed's final model's penultimate activations (learned features), when
         they were asked for.
+    feature_logits : ndarray of float32, shape (n_rows, n_classes) or None
+        That same model's logits on every row (with ``features``): what
+        :meth:`gradient_features` reads.
 
     Scores follow :mod:`coresets.scores`' directions: ``el2n``, ``entropy`` and
     ``forgetting`` are higher for harder rows; ``margin`` and ``aum`` are higher for
@@ -212,6 +215,7 @@ class ProxyRun:
     y: np.ndarray
     seconds: float
     features: np.ndarray | None = None
+    feature_logits: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -251,6 +255,32 @@ class ProxyRun:
         correct = self.logits.argmax(axis=-1) == self.y  # (n_seeds, n_steps, n_rows)
         return np.mean([_scores.forgetting_events(c) for c in correct], axis=0)
 
+    def gradient_features(self) -> np.ndarray:
+        """Last-layer gradient embeddings of the model behind ``features``, (n_rows, C * d).
+
+        ``(softmax(z) - onehot(y)) h^T`` per row, with ``h`` the penultimate features and
+        ``z`` the logits of the same (final, first-seed) model: the cross-entropy gradient
+        w.r.t. the classifier's weights, as :func:`coresets.embed.gradient_embeddings`
+        computes from a model (BADGE, CRAIG). Needs ``proxy_run(..., features=True)``.
+        """
+        import torch
+
+        from ..embed import _last_layer_gradient
+
+        if self.features is None or self.feature_logits is None:
+            raise ValueError(
+                "gradient_features needs the proxy's features and their logits: run "
+                "proxy_run(..., features=True)"
+            )
+        grads = _last_layer_gradient(
+            torch.as_tensor(self.features),
+            torch.as_tensor(self.feature_logits),
+            torch.as_tensor(self.y),
+            "cross_entropy",
+            bias=False,
+        )
+        return grads.numpy()
+
     def aum(self) -> np.ndarray:
         """Area under the margin over the recorded steps, mean over seeds (higher is easier)."""
         return np.mean([_scores.aum_scores(z, self.y) for z in self.logits], axis=0)
@@ -289,7 +319,12 @@ def proxy_trainer(data, steps, **kwargs):
     return default_trainer(data, **params)
 
 
-def _penultimate(model, X):
+def _penultimate(model, X, *, with_logits=False):
+    """The penultimate activations of an ``nn.Sequential`` classifier on ``X``, shape (n, d).
+
+    ``with_logits=True`` also returns the classifier layer's output on them, (n, C): the
+    logits of the same model (before any temperature), for gradient features.
+    """
     import torch
 
     from .trainers import TemperatureScaled
@@ -303,7 +338,11 @@ def _penultimate(model, X):
         )
     with torch.no_grad():
         out = model[:-1](torch.as_tensor(np.asarray(X, dtype=np.float32)))
-    return out.reshape(out.shape[0], -1).numpy().astype(np.float32)
+        feats = out.reshape(out.shape[0], -1)
+        if not with_logits:
+            return feats.numpy().astype(np.float32)
+        logits = model[-1](out)
+    return feats.numpy().astype(np.float32), logits.numpy().astype(np.float32)
 
 
 def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> ProxyRun:
@@ -351,13 +390,13 @@ def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> Proxy
         raise ValueError("seeds must name at least one seed")
     recorder_steps = _check_steps(record_steps, "record_steps")
     t0 = time.perf_counter()
-    blocks, feats = [], None
+    blocks, feats, feature_logits = [], None, None
     for i, seed in enumerate(seed_list):
         rec = OutputRecorder(X, recorder_steps)
         model = trainer.fit((X, y), seed=seed, callback=rec)
         blocks.append(rec.to_proxy_run(y.astype(np.int64)).logits[0])
         if features and i == 0:
-            feats = _penultimate(model, X)
+            feats, feature_logits = _penultimate(model, X, with_logits=True)
     seconds = time.perf_counter() - t0
     return ProxyRun(
         logits=np.stack(blocks),
@@ -365,4 +404,5 @@ def proxy_run(train, *, trainer, record_steps, seeds=3, features=False) -> Proxy
         y=y.astype(np.int64),
         seconds=seconds,
         features=feats,
+        feature_logits=feature_logits,
     )

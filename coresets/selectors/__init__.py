@@ -18,6 +18,7 @@ from .resampling import SelectionResampler
 from .scored import (
     CCSSelector,
     D2Selector,
+    HardPrunedSelector,
     ModerateSelector,
     PrototypeSelector,
     ScoreSelector,
@@ -49,6 +50,7 @@ __all__ = [
     "HerdingSelector",
     "CCSSelector",
     "D2Selector",
+    "HardPrunedSelector",
     "ModerateSelector",
     "PrototypeSelector",
     "ScoreSelector",

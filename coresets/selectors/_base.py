@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -38,7 +38,9 @@ __all__ = ["BaseSelector", "allocate_per_class", "selection_cache"]
 _PER_CLASS = (False, True, "proportional", "balanced")
 
 
-def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> np.ndarray:
+def allocate_per_class(
+    class_sizes, k, *, mode="proportional", labels=None, shares=None
+) -> np.ndarray:
     """Split a subset size ``k`` over classes.
 
     Parameters
@@ -54,6 +56,10 @@ def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> n
         than its share is an error.
     labels : sequence, optional
         Class labels, used in error messages.
+    shares : array-like of float, shape (n_classes,), optional
+        "proportional" only: split ``k`` in proportion to these non-negative shares
+        instead of the class sizes (each class still gets at least 1 and at most its
+        size). None: the class sizes.
 
     Returns
     -------
@@ -81,7 +87,18 @@ def allocate_per_class(class_sizes, k, *, mode="proportional", labels=None) -> n
                 f"of {counts[c]}; lower k or use per_class='proportional'"
             )
         return counts
-    quota = k * sizes / sizes.sum()
+    if shares is None:
+        quota = k * sizes / sizes.sum()
+    else:
+        shares = np.asarray(shares, dtype=np.float64)
+        if shares.shape != sizes.shape or not np.all(np.isfinite(shares)) or np.any(shares < 0):
+            raise ValueError(
+                f"shares must hold one finite, non-negative share per class ({n_classes}), "
+                f"got {shares.shape}"
+            )
+        if shares.sum() <= 0:
+            raise ValueError("shares must not all be zero")
+        quota = k * shares / shares.sum()
     counts = np.clip(np.floor(quota).astype(np.int64), 1, sizes)
     # Largest-remainder rounding, adjusting one point at a time (at most n_classes steps).
     while counts.sum() < k:
@@ -384,16 +401,22 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Xg = Xv if len(groups) == 1 else _take(Xv, g, self._metric() == "precomputed")
             parts.append(self._select(Xg, k_g, None if costs is None else costs[g], b_g, rng))
         objectives = [p.objective for p in parts]
-        self.selection_ = Selection(
-            np.concatenate([g[p.indices] for g, p in zip(groups, parts, strict=True)]),
-            np.concatenate([p.gains for p in parts]),
-            max(objectives) if self._combine == "max" else sum(objectives),
-            weights=np.concatenate([p.weights for p in parts]),
+        return self._store(
+            Selection(
+                np.concatenate([g[p.indices] for g, p in zip(groups, parts, strict=True)]),
+                np.concatenate([p.gains for p in parts]),
+                max(objectives) if self._combine == "max" else sum(objectives),
+                weights=np.concatenate([p.weights for p in parts]),
+            )
         )
-        self.ranking_ = self.selection_.indices
-        self.gains_ = self.selection_.gains
-        self.weights_ = self.selection_.weights
-        self.objective_ = self.selection_.objective
+
+    def _store(self, selection):
+        """Set ``selection_`` and its fields as fitted attributes; return self."""
+        self.selection_ = selection
+        self.ranking_ = selection.indices
+        self.gains_ = selection.gains
+        self.weights_ = selection.weights
+        self.objective_ = selection.objective
         return self
 
     def _select(self, X, k, costs, budget, rng) -> Selection:  # pragma: no cover - abstract
@@ -471,6 +494,55 @@ class BaseSelector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         # transform returns rows of X unchanged, so every float dtype is preserved.
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def fit_on_rows(selector, X, Xv, y, costs, rows, rng):
+    """Fit a clone of ``selector`` on the rows ``rows`` of ``X``; its choice in ids of ``X``.
+
+    The one way a pre-pass (deduplication, hard pruning) hands what it kept to a
+    selector: the clone gets ``random_state`` from ``rng`` when it takes one and has
+    none, sees the kept rows' labels and costs only, and its ``ranking_`` is mapped back.
+
+    Parameters
+    ----------
+    selector : selector of :mod:`coresets.selectors`
+    X, Xv : the caller's data and its validated array, shape (n, d)
+    y : ndarray of shape (n,) or None
+    costs : ndarray of shape (n,) or None
+    rows : ndarray of int64, shape (m,)
+        Rows of ``X`` the selector chooses among.
+    rng : numpy Generator
+
+    Returns
+    -------
+    inner : the fitted clone
+    selection : Selection
+        Its choice as ids of ``X``, with its gains, objective and weights (the weights
+        count the ``m`` rows it saw).
+    """
+    inner = clone(selector)
+    if "random_state" in inner.get_params() and inner.random_state is None:
+        inner.set_params(random_state=int(rng.integers(2**31 - 1)))
+    inner.fit(
+        _rows(X, Xv, rows),
+        None if y is None else y[rows],
+        **({} if costs is None else {"sample_cost": costs[rows]}),
+    )
+    return inner, Selection(
+        rows[np.asarray(inner.ranking_, dtype=np.int64)],
+        inner.gains_,
+        inner.objective_,
+        weights=inner.weights_,
+    )
+
+
+def check_selector(selector, name="selector"):
+    """``selector`` when it is a selector of :mod:`coresets.selectors`, else a TypeError."""
+    if not (hasattr(selector, "fit") and hasattr(selector, "get_params")):
+        raise TypeError(
+            f"{name} must be a selector of coresets.selectors, got {type(selector).__name__}"
+        )
+    return selector
 
 
 def _validate_X(estimator, X, **kwargs):

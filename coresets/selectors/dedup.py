@@ -9,12 +9,10 @@ choice in the ids of the data ``fit`` saw.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
 
 from .._validation import check_costs, check_random_state
 from ..dedup import Duplicates, semantic_duplicates
-from ..selection import Selection
-from ._base import BaseSelector, _check_y, _rows
+from ._base import BaseSelector, _check_y, check_selector, fit_on_rows
 
 __all__ = ["SemanticDedupSelector"]
 
@@ -121,13 +119,8 @@ class SemanticDedupSelector(BaseSelector):
             per_class = bool(per_class)
         if not isinstance(per_class, bool):
             raise ValueError(f"per_class must be False or True, got {per_class!r}")
-        if self.selector is not None and not (
-            hasattr(self.selector, "fit") and hasattr(self.selector, "get_params")
-        ):
-            raise TypeError(
-                "selector must be a selector of coresets.selectors (or None), got "
-                f"{type(self.selector).__name__}"
-            )
+        if self.selector is not None:
+            check_selector(self.selector)
         Xv = self._check_X(X, reset=True)
         n = Xv.shape[0]
         self.n_rows_fit_ = n
@@ -174,29 +167,9 @@ class SemanticDedupSelector(BaseSelector):
         self.duplicate_of_ = dup.duplicate_of
 
         if self.selector is None:
-            self.selection_ = dup.selection
-        else:
-            inner = clone(self.selector)
-            if "random_state" in inner.get_params() and inner.random_state is None:
-                inner.set_params(random_state=int(rng.integers(2**31 - 1)))
-            kept = dup.kept
-            inner.fit(
-                _rows(X, Xv, kept),
-                None if y_arr is None else y_arr[kept],
-                **({} if costs is None else {"sample_cost": costs[kept]}),
-            )
-            self.selector_ = inner
-            self.selection_ = Selection(
-                kept[np.asarray(inner.ranking_, dtype=np.int64)],
-                inner.gains_,
-                inner.objective_,
-                weights=inner.weights_,
-            )
-        self.ranking_ = self.selection_.indices
-        self.gains_ = self.selection_.gains
-        self.weights_ = self.selection_.weights
-        self.objective_ = self.selection_.objective
-        return self
+            return self._store(dup.selection)
+        self.selector_, selection = fit_on_rows(self.selector, X, Xv, y_arr, costs, dup.kept, rng)
+        return self._store(selection)
 
 
 def _merge(parts, groups, n) -> Duplicates:

@@ -11,15 +11,34 @@ in ``metric`` (:func:`coresets.weights.nearest_center_weights`), as for the base
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 
+from .._metrics import check_metric
+from .._validation import check_costs, check_random_state, check_real
 from ..knn import knn_graph
-from ..pruning import _check_scores, ccs_select, d2_select, moderate_select, score_select
+from ..pruning import (
+    _check_scores,
+    ccs_select,
+    d2_select,
+    kept_after_pruning,
+    moderate_select,
+    score_select,
+)
 from ..scores import prototype_scores
-from .geometric import _CountWeightedSelector
+from ._base import BaseSelector, _check_y, check_selector, fit_on_rows
+from .geometric import _METRICS, _CountWeightedSelector
 
-__all__ = ["CCSSelector", "D2Selector", "ModerateSelector", "PrototypeSelector", "ScoreSelector"]
+__all__ = [
+    "CCSSelector",
+    "D2Selector",
+    "HardPrunedSelector",
+    "ModerateSelector",
+    "PrototypeSelector",
+    "ScoreSelector",
+]
 
 
 class _ScoredSelector(_CountWeightedSelector):
@@ -51,11 +70,20 @@ class _ScoredSelector(_CountWeightedSelector):
             del self._fit_y
 
     def _row_scores(self, X, rng) -> np.ndarray:
-        if self.scores is None:
-            return prototype_scores(X, metric=self._check_metric(), random_state=rng)
-        if callable(self.scores):
-            return _check_scores(self.scores(X, self._fit_y), "scores", X.shape[0])
-        return _check_scores(self.scores, "scores", X.shape[0])
+        return row_scores(self.scores, X, self._fit_y, self._check_metric(), rng)
+
+
+def row_scores(scores, X, y, metric, rng) -> np.ndarray:
+    """A selector's ``scores`` parameter resolved on the rows ``X``: shape (n_rows,).
+
+    None: prototype scores in ``metric`` seeded from ``rng``; a callable: ``scores(X, y)``;
+    else the array itself. Checked finite, one per row.
+    """
+    if scores is None:
+        return prototype_scores(X, metric=metric, random_state=rng)
+    if callable(scores):
+        return _check_scores(scores(X, y), "scores", X.shape[0])
+    return _check_scores(scores, "scores", X.shape[0])
 
 
 class CCSSelector(_ScoredSelector):
@@ -362,3 +390,97 @@ class PrototypeSelector(ScoreSelector):
         return prototype_scores(
             X, n_clusters=self.n_clusters, metric=self._check_metric(), random_state=rng
         )
+
+
+class HardPrunedSelector(BaseSelector):
+    """Drop the hardest rows by a difficulty score, then let ``selector`` choose among the rest.
+
+    Hard pruning of the noisy tail before coverage, as CCS does before its strata: the
+    rows a proxy finds hardest are often ambiguous or mislabelled, and a coverage
+    objective spends picks on exactly such outliers. With labels the ``hard_prune``
+    fraction is dropped within each class (:func:`coresets.pruning.kept_after_pruning`).
+    Measured on MNIST-1D (``benchmarks/coverage_variants.py``, ``fl_easy90_*``): facility
+    location per class among the easiest 90% of each class by a proxy's forgetting
+    events was 1.5 points above plain facility location per class, averaged over 7 sizes
+    and 5 seeds of the 4000-example pool (+0.7 by AUM, +0.6 by EL2N).
+
+    Parameters
+    ----------
+    selector : selector of :mod:`coresets.selectors`
+        Fitted (a clone of it) on the rows left; its ``n_samples`` counts those rows
+        when it is a fraction.
+    scores : None, array-like of shape (n_rows,) or callable, default None
+        Difficulty (higher is harder); a callable is called as ``scores(X, y)``; None:
+        prototype scores in ``metric`` (distance to the nearest k-means centroid).
+    hard_prune : float in [0, 1), default 0.1
+        Fraction of the hardest rows (of each class, with labels) never chosen.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        For the default scores only.
+    random_state : None, int or numpy Generator
+        Seeds the default scores and the clone of ``selector`` if it takes none.
+
+    Attributes
+    ----------
+    kept_ : ndarray of int64, shape (m,)
+        Rows left after pruning, ascending.
+    selector_ : selector
+        The fitted clone of ``selector``.
+    ranking_ : ndarray of int64, shape (k,)
+        Its choice, as ids of the fitted ``X``.
+    gains_, objective_ : the selector's.
+    weights_ : ndarray of float64, shape (k,)
+        The selector's weights, which count the rows left (they sum to ``len(kept_)``).
+    selection_, n_features_in_, n_rows_fit_
+        As for every selector.
+    """
+
+    def __init__(
+        self, selector, *, scores=None, hard_prune=0.1, metric="euclidean", random_state=None
+    ):
+        self.selector = selector
+        self.scores = scores
+        self.hard_prune = hard_prune
+        self.metric = metric
+        self.random_state = random_state
+
+    def fit(self, X, y=None, sample_cost=None):
+        """Prune the hardest rows of ``X``, then fit ``selector`` on the rest.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_rows, n_features)
+        y : array-like, shape (n_rows,), optional
+            Labels: pruning is per class, and ``selector`` gets the kept rows' labels
+            (and a callable ``scores`` all of them).
+        sample_cost : array-like, shape (n_rows,), optional
+            Row costs for a ``selector`` with a knapsack budget (kept rows only).
+
+        Returns
+        -------
+        self
+        """
+        check_selector(self.selector)
+        hard_prune = check_real(self.hard_prune, "hard_prune", low=0.0, high=1.0, low_open=False)
+        metric = check_metric(self.metric, allowed=_METRICS)
+        Xv = self._check_X(X, reset=True)
+        n = Xv.shape[0]
+        self.n_rows_fit_ = n
+        y_arr = _check_y(y, n)
+        costs = None if sample_cost is None else check_costs(sample_cost, n, "sample_cost")
+        rng = check_random_state(self.random_state)
+        # labels that give every class at most one row are not classes (regression targets)
+        sizes = np.unique(y_arr, return_counts=True)[1] if y_arr is not None else None
+        classes = sizes is not None and sizes.size < n
+        n_left = n - int(np.floor(hard_prune * (sizes if classes else np.array([n]))).sum())
+        k = self.selector.get_params().get("n_samples")
+        if costs is None and isinstance(k, numbers.Integral) and not isinstance(k, bool):
+            if k > n_left:  # before the scores are computed: their count is known already
+                raise ValueError(
+                    f"selector's n_samples={k} is larger than the {n_left} rows left after "
+                    f"hard_prune={self.hard_prune} dropped the hardest ones; lower n_samples "
+                    "or hard_prune"
+                )
+        scores = row_scores(self.scores, Xv, y_arr, metric, rng)
+        self.kept_ = kept_after_pruning(scores, hard_prune, y=y_arr if classes else None)
+        self.selector_, selection = fit_on_rows(self.selector, X, Xv, y_arr, costs, self.kept_, rng)
+        return self._store(selection)
