@@ -311,11 +311,13 @@ def proxy_scores(data, pool):
     return {name: sign * proxy[name] for name, sign in PROXY_SCORES.items()}
 
 
-def print_tables(cells, methods, sizes, seeds):
+def print_tables(cells, methods, sizes, seeds, against=None):
     """Mean accuracy, data ratio against ``rand_pc``, and the paired gain over it.
 
     The paired gain is the mean over seeds of (method - rand_pc) on the same seed, with
-    twice its standard error: a gain whose band excludes 0 is beyond seed noise.
+    twice its standard error: a gain whose band excludes 0 is beyond seed noise. With
+    ``against``, also each method's gain over that one, paired and averaged over every
+    size and seed.
     """
     records = [
         {"method": m, "size": k, "seed": sd, "accuracy": cells[f"{m}|{k}|{sd}"]}
@@ -342,6 +344,21 @@ def print_tables(cells, methods, sizes, seeds):
             se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
             row.append(f"{np.mean(d):+.3f}±{2 * se:.3f} ({len(d)})" if d else "-")
         print(f"{m:{width}s}" + "".join(f"{c:>18s}" for c in row))
+    if against is None:
+        return
+    print(f"\ngain over {against}, all sizes and seeds paired (points, ± twice the standard error)")
+    for m in res.methods:
+        if m == against:
+            continue
+        d = [
+            cells[f"{m}|{k}|{sd}"] - cells[f"{against}|{k}|{sd}"]
+            for k in sizes
+            for sd in seeds
+            if f"{m}|{k}|{sd}" in cells and f"{against}|{k}|{sd}" in cells
+        ]
+        if len(d) > 1:
+            se = np.std(d, ddof=1) / np.sqrt(len(d))
+            print(f"{m:{width}s}{100 * np.mean(d):+6.1f} ± {200 * se:.1f}  ({len(d)} cells)")
 
 
 def _ints(text, name):
@@ -360,6 +377,7 @@ def main():
     p.add_argument(
         "--table", action="store_true", help="train nothing: tables of the cells already run"
     )
+    p.add_argument("--against", help="with --table: a method to pair every other one against")
     a = p.parse_args()
     pool = None if a.pool == "4k" else _ints(a.pool, "pool")[0]
     methods = [m for m in a.methods.split(",") if m]
@@ -377,7 +395,7 @@ def main():
     out = Path(f"runs/coverage_variants_{a.pool}.json")
 
     if a.table:
-        print_tables(json.loads(out.read_text()), methods, sizes, seeds)
+        print_tables(json.loads(out.read_text()), methods, sizes, seeds, a.against)
         return
     data = load_mnist1d(pool, cache_dir="benchmarks/_data")
     X = selection_features(data, "standardized").astype(np.float64)

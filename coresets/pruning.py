@@ -3,9 +3,11 @@
 "Data pruning" is the literature's name for keeping a subset chosen from per-row scores
 (Sorscher et al. 2022; Zheng et al. 2023; Maharana et al. 2024), as opposed to the
 submodular objectives of :mod:`coresets.submodular`; the scores come from
-:mod:`coresets.scores`. Every function returns a :class:`~coresets.selection.Selection`
-whose ``gains`` are what the method ranked each pick by (documented per function) and
-whose ``objective`` is their sum; none computes coreset weights.
+:mod:`coresets.scores`. Every selection function returns a
+:class:`~coresets.selection.Selection` whose ``gains`` are what the method ranked each pick
+by (documented per function) and whose ``objective`` is their sum; none computes coreset
+weights. :func:`kept_after_pruning` returns the rows a hard pruning leaves, for any other
+selection to choose among.
 
 Convention: **higher scores are harder** (EL2N, forgetting events, entropy, prototype
 distance). Negate margins and AUM before passing them.

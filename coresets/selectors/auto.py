@@ -55,13 +55,13 @@ def auto_policy(n_rows, k, *, n_classes=None, scores=False) -> str:
       atypical signals. Nothing measured beat random there (coverage on the proxy's
       learned features, coverage without the hardest half or 80% by EL2N, CCS, hardest
       EL2N), so the policy keeps a stratified random subset there instead of losing.
-
     * Hard pruning before coverage (fifth session, ``benchmarks/coverage_variants.py``,
       5 seeds, 7 sizes of the 4000-example pool): facility location per class among the
-      easiest 90% of each class by a proxy's forgetting events, AUM or early EL2N was
-      1.5, 0.7 and 0.6 points above plain facility location per class on average
-      (forgetting beyond twice its standard error). Pruning before random sampling on
-      the 80,000-example pool moved accuracy by -1.5 to +2.7 points, inside seed noise,
+      easiest 90% of each class by a proxy's final margin, forgetting events, AUM or
+      early EL2N was 1.6, 1.4, 0.7 and 0.6 points above plain facility location per
+      class on average (margin and forgetting beyond twice their standard error).
+      Pruning before random sampling on the 80,000-example pool moved accuracy by -2.6
+      to +2.7 points (+0.2 to +0.7 on average over 1600-8000), inside seed noise,
       so the random branch does not prune.
 
     Two thresholds fitted on eleven sizes of two pools of one data set: treat them as
