@@ -34,7 +34,7 @@ import numpy as np
 
 from coresets._io import save_json
 from coresets.scaling import ScalingResult, default_trainer, load_mnist1d, selection_features
-from coresets.scaling.report import accuracy_table, ratio_table
+from coresets.scaling.report import accuracy_table, gain_table, ratio_table
 from coresets.selectors._base import allocate_per_class
 from coresets.submodular import FacilityLocation, maximize
 
@@ -314,10 +314,10 @@ def proxy_scores(data, pool):
 def print_tables(cells, methods, sizes, seeds, against=None):
     """Mean accuracy, data ratio against ``rand_pc``, and the paired gain over it.
 
-    The paired gain is the mean over seeds of (method - rand_pc) on the same seed, with
-    twice its standard error: a gain whose band excludes 0 is beyond seed noise. With
-    ``against``, also each method's gain over that one, paired and averaged over every
-    size and seed.
+    The paired gain (:func:`coresets.scaling.paired_gain`) is the mean over seeds of
+    (method - rand_pc) on the same seed, with twice its standard error: a gain whose band
+    excludes 0 is beyond seed noise. With ``against``, also each method's gain over that
+    one.
     """
     records = [
         {"method": m, "size": k, "seed": sd, "accuracy": cells[f"{m}|{k}|{sd}"]}
@@ -332,33 +332,9 @@ def print_tables(cells, methods, sizes, seeds, against=None):
     width = max(12, *(len(m) + 2 for m in res.methods))
     print(accuracy_table(res, width=width))
     print(ratio_table(res, baseline="rand_pc", width=width))
-    print(f"{'paired gain vs rand_pc':{width}s}" + "".join(f"{k:>18d}" for k in sizes))
-    for m in res.methods[1:]:
-        row = []
-        for k in sizes:
-            d = [
-                cells[f"{m}|{k}|{sd}"] - cells[f"rand_pc|{k}|{sd}"]
-                for sd in seeds
-                if f"{m}|{k}|{sd}" in cells and f"rand_pc|{k}|{sd}" in cells
-            ]
-            se = np.std(d, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-            row.append(f"{np.mean(d):+.3f}±{2 * se:.3f} ({len(d)})" if d else "-")
-        print(f"{m:{width}s}" + "".join(f"{c:>18s}" for c in row))
-    if against is None:
-        return
-    print(f"\ngain over {against}, all sizes and seeds paired (points, ± twice the standard error)")
-    for m in res.methods:
-        if m == against:
-            continue
-        d = [
-            cells[f"{m}|{k}|{sd}"] - cells[f"{against}|{k}|{sd}"]
-            for k in sizes
-            for sd in seeds
-            if f"{m}|{k}|{sd}" in cells and f"{against}|{k}|{sd}" in cells
-        ]
-        if len(d) > 1:
-            se = np.std(d, ddof=1) / np.sqrt(len(d))
-            print(f"{m:{width}s}{100 * np.mean(d):+6.1f} ± {200 * se:.1f}  ({len(d)} cells)")
+    print(gain_table(res, baseline="rand_pc", width=width))
+    if against is not None:
+        print(gain_table(res, baseline=against, width=width))
 
 
 def _ints(text, name):

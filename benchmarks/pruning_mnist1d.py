@@ -44,7 +44,7 @@ from coresets.scaling import (
     selection_features,
     write_report,
 )
-from coresets.scaling.report import accuracy_table
+from coresets.scaling.report import accuracy_table, gain_table
 from coresets.selectors import (
     AutoSelector,
     CCSSelector,
@@ -215,6 +215,7 @@ def main():
     p.add_argument("--proxy-steps", type=int, default=None, help="default 3000 (6000 >10k rows)")
     p.add_argument("--proxy-seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--against", help="also the paired gain of every method over this one")
     p.add_argument("--out", default="runs/pruning_mnist1d")
     p.add_argument(
         "--tables-only",
@@ -252,7 +253,8 @@ def main():
             for m in names
             if (out / "cells" / m / "results.json").exists()
         ]
-        _report(ScalingResult([r for part in parts for r in part]), out, n, sizes, proxy, 0.0, 0)
+        res = ScalingResult([r for part in parts for r in part])
+        _report(res, out, n, sizes, proxy, 0.0, 0, a.against)
         return
     # spawn, not fork: the proxy run has started torch's thread pool in this process, and
     # a forked child inherits it half-initialised (it hangs)
@@ -260,15 +262,15 @@ def main():
         parts = pool.map(_one, names, chunksize=1)
     wall = time.perf_counter() - t0
     res = ScalingResult([r for part in parts for r in part])
-    _report(res, out, n, sizes, proxy, wall, a.jobs)
+    _report(res, out, n, sizes, proxy, wall, a.jobs, a.against)
 
 
-def _report(res, out, n, sizes, proxy, wall, jobs):
+def _report(res, out, n, sizes, proxy, wall, jobs, against=None):
     res.save(out)
     png = plot_scaling(res, out / "scaling.png", title=f"MNIST-1D ({n} pool): methods vs random")
     report = write_report(res, png.with_suffix(".md"), plot=png)
     print(f"\n{len(res)} cells in {wall:.0f} s ({jobs} jobs); plot {png}, report {report}\n")
-    _print_tables(res, sizes, float(proxy["seconds"]) if proxy is not None else 0.0)
+    _print_tables(res, sizes, float(proxy["seconds"]) if proxy is not None else 0.0, against)
 
 
 def _fmt_ratio(row):
@@ -284,8 +286,12 @@ def _fmt_ratio(row):
     return f"{r:.2f} [{lo:.2f},{'inf' if math.isinf(hi) else f'{hi:.2f}'}]"
 
 
-def _print_tables(res, sizes, proxy_seconds):
+def _print_tables(res, sizes, proxy_seconds, against=None):
     print(accuracy_table(res))
+    print()
+    print(gain_table(res))
+    if against is not None:
+        print(gain_table(res, baseline=against))
     print(
         "\ndata ratio vs random with 95% bootstrap interval over seeds (<1: needs less data; "
         "'WORSE' when the whole interval is above 1)"

@@ -5,7 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from coresets.scaling import ScalingResult, data_efficiency, fit_power_law, plot_scaling
+from coresets.scaling import (
+    ScalingResult,
+    data_efficiency,
+    fit_power_law,
+    paired_gain,
+    plot_scaling,
+)
 from coresets.scaling.plots import loss_ticks
 from coresets.scaling.powerlaw import (
     CurveFit,
@@ -19,6 +25,7 @@ from coresets.scaling.report import (
     _with_ci,
     compare_losses,
     fit_all,
+    gain_table,
     render_report,
     write_report,
 )
@@ -388,3 +395,35 @@ def test_a_zero_loss_gives_no_law_but_a_report(tmp_path):
     assert not fits["fl"].reliable and "log space" in fits["fl"].reason
     text = write_report(res, tmp_path / "r.md", fits=fits).read_text()
     assert "## Verdict" in text
+
+
+def _cells(method, table):
+    """Records of ``method`` from {(size, seed): accuracy}."""
+    return [
+        {"method": method, "size": n, "seed": s, "accuracy": a, "loss": 1.0 - a}
+        | {"selection_time": 0.0, "training_time": 0.0}
+        for (n, s), a in table.items()
+    ]
+
+
+def test_paired_gain_by_hand():
+    random = {(100, 0): 0.50, (100, 1): 0.60, (200, 0): 0.70, (200, 1): 0.80, (400, 0): 0.9}
+    # same-seed differences: 100 -> +0.10, +0.20; 200 -> -0.10 (seed 1 only); 300 has no baseline
+    fl = {(100, 0): 0.60, (100, 1): 0.80, (200, 1): 0.70, (300, 0): 0.75}
+    res = ScalingResult(_cells("random", random) + _cells("fl", fl))
+    rows = paired_gain(res, "fl")
+    assert [r["size"] for r in rows] == [100, 200, None]
+    assert rows[0]["gain"] == pytest.approx(0.15) and rows[0]["n_pairs"] == 2
+    # the standard error of (0.1, 0.2): std 0.0707 over sqrt(2)
+    assert rows[0]["se"] == pytest.approx(0.05)
+    assert rows[1]["gain"] == pytest.approx(-0.10) and np.isnan(rows[1]["se"])
+    # pooled: mean of (0.1, 0.2, -0.1) = 0.0667
+    assert rows[2]["gain"] == pytest.approx(0.2 / 3) and rows[2]["n_pairs"] == 3
+    loss = paired_gain(res, "fl", score="loss")
+    assert loss[0]["gain"] == pytest.approx(-0.15)
+    table = gain_table(res).splitlines()
+    assert table[1].split()[:3] == ["fl", "+15.0±10.0", "(2)"]
+    with pytest.raises(ValueError, match="baseline 'nope'"):
+        paired_gain(res, "fl", baseline="nope")
+    with pytest.raises(ValueError, match="method 'nope'"):
+        paired_gain(res, "nope")

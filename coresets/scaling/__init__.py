@@ -8,7 +8,7 @@ through :mod:`coresets.selectors.registry`.
 """
 
 from .datasets import DATASETS, ClassificationData, load_dataset, load_mnist1d
-from .efficiency import data_efficiency
+from .efficiency import data_efficiency, paired_gain
 from .experiment import Method, ScalingResult, scaling_curve
 from .features import proxy_features, selection_features
 from .plots import plot_scaling
@@ -37,6 +37,7 @@ __all__ = [
     "TorchClassifierTrainer",
     "Trainer",
     "data_efficiency",
+    "paired_gain",
     "default_trainer",
     "fit_all",
     "fit_power_law",

@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import check_int, check_option, check_random_state, check_real
 from .powerlaw import bootstrap_interval
 
-__all__ = ["data_efficiency"]
+__all__ = ["data_efficiency", "paired_gain"]
 
 
 def _monotone(values, higher_is_better):
@@ -171,3 +171,57 @@ def data_efficiency(
             }
         )
     return out
+
+
+def paired_gain(result, method, *, baseline="random", score="accuracy"):
+    """The method's score minus the baseline's on the same seed, per size and pooled.
+
+    A selection and its baseline trained with the same seed share the initialisation and
+    the batch order, so their difference varies far less than either score; its mean
+    over seeds, with its standard error, says whether a gain is beyond seed noise (a
+    band of twice the standard error that excludes 0). The pooled row pairs every size
+    and seed at once: a small gain that holds across sizes shows there before it does at
+    any one size.
+
+    Parameters
+    ----------
+    result : ScalingResult
+    method, baseline : str
+        Method labels in ``result``.
+    score : {"accuracy", "loss"}, default "accuracy"
+        For ``"loss"`` a negative gain is the better one.
+
+    Returns
+    -------
+    list of dict
+        One per size both methods ran with at least one common seed, in increasing
+        size, then the pooled one (``size`` None): ``size``, ``gain`` (mean difference),
+        ``se`` (its standard error; NaN with one pair) and ``n_pairs``.
+    """
+    check_option(score, ("accuracy", "loss"), "score")
+    for name, label in ((method, "method"), (baseline, "baseline")):
+        if name not in result.methods:
+            raise ValueError(f"{label} {name!r} is not in the result; it has {result.methods}")
+    ms, mv = result.curve(method, score)
+    bs, bv = result.curve(baseline, score)
+    seeds_m = sorted({int(r["seed"]) for r in result.records if r["method"] == method})
+    seeds_b = sorted({int(r["seed"]) for r in result.records if r["method"] == baseline})
+    common = sorted(set(seeds_m) & set(seeds_b))
+    rows, pooled = [], []
+    for i, size in enumerate(ms):
+        j = np.flatnonzero(bs == size)
+        if j.size == 0:
+            continue
+        d = np.array([mv[i, seeds_m.index(s)] - bv[j[0], seeds_b.index(s)] for s in common])
+        d = d[~np.isnan(d)]
+        if d.size:
+            rows.append(_gain_row(int(size), d))
+            pooled.append(d)
+    if pooled:
+        rows.append(_gain_row(None, np.concatenate(pooled)))
+    return rows
+
+
+def _gain_row(size, d):
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    return {"size": size, "gain": float(d.mean()), "se": se, "n_pairs": int(d.size)}
