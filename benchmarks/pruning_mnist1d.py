@@ -222,6 +222,12 @@ def main():
         action="store_true",
         help="train nothing: tables, plot and report from the cells already under --out",
     )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        help="with --tables-only: cells of another --out run (other seeds) to pool with these",
+    )
     a = p.parse_args()
 
     out = Path(a.out)
@@ -249,9 +255,10 @@ def main():
     t0 = time.perf_counter()
     if a.tables_only:
         parts = [
-            ScalingResult.from_json(out / "cells" / m / "results.json").records
+            ScalingResult.from_json(d / "cells" / m / "results.json").records
+            for d in [out, *map(Path, a.also)]
             for m in names
-            if (out / "cells" / m / "results.json").exists()
+            if (d / "cells" / m / "results.json").exists()
         ]
         res = ScalingResult([r for part in parts for r in part])
         _report(res, out, n, sizes, proxy, 0.0, 0, a.against)
