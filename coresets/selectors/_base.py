@@ -91,13 +91,12 @@ def allocate_per_class(
         quota = k * sizes / sizes.sum()
     else:
         shares = np.asarray(shares, dtype=np.float64)
-        if shares.shape != sizes.shape or not np.all(np.isfinite(shares)) or np.any(shares < 0):
+        if shares.shape != sizes.shape:
             raise ValueError(
-                f"shares must hold one finite, non-negative share per class ({n_classes}), "
-                f"got {shares.shape}"
+                f"shares must hold one share per class ({n_classes}), got {shares.shape}"
             )
-        if shares.sum() <= 0:
-            raise ValueError("shares must not all be zero")
+        if not np.all(np.isfinite(shares)) or np.any(shares < 0) or shares.sum() <= 0:
+            raise ValueError(f"shares must be finite, non-negative and not all zero, got {shares}")
         quota = k * shares / shares.sum()
     counts = np.clip(np.floor(quota).astype(np.int64), 1, sizes)
     # Largest-remainder rounding, adjusting one point at a time (at most n_classes steps).
