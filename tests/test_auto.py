@@ -117,8 +117,11 @@ def test_auto_is_a_registered_method_and_checks_its_size(digits):
     ("n_rows", "k", "n_classes", "policy"),
     [
         (4000, 400, 10, "hard_pruned_facility_location_per_class"),
-        (4000, 3600, 10, "hard_pruned_facility_location_per_class"),  # 4000 - 400 left
-        (4000, 3601, 10, "facility_location_per_class"),  # pruning would leave too few
+        (4000, 2000, 10, "hard_pruned_facility_location_per_class"),  # 200 per class
+        (4000, 2010, 10, "facility_location_per_class"),  # 201 per class: hard rows kept
+        (80000, 24000, 10, "facility_location_per_class"),
+        (1000, 900, 100, "hard_pruned_facility_location_per_class"),  # 9 per class
+        (1000, 901, 100, "facility_location_per_class"),  # pruning would leave 900
         (80000, 4000, 10, "random_per_class"),  # the random branch does not prune
         (10**6, 500, None, "hard_pruned_facility_location"),
     ],

@@ -407,8 +407,9 @@ class HardPrunedSelector(BaseSelector):
     location per class among the easiest 90% of each class by a proxy's final margin or
     forgetting events was 1.6 or 1.4 points above plain facility location per class,
     averaged over 7 sizes and 5 seeds of the 4000-example pool (+0.7 by AUM, +0.6 by
-    early EL2N); on the 80,000-example pool it was 2.4 points under it at n = 400 and
-    0.9 under at 24,000 (``benchmarks/RESULTS.md``). Compare both on your data.
+    early EL2N), with the gains at 20-160 rows per class; with 2400 rows per class (n =
+    24,000 of the 80,000-example pool) it was 0.9 points under it, the hard rows being
+    worth keeping once data is abundant (``benchmarks/RESULTS.md``).
 
     Parameters
     ----------
