@@ -15,12 +15,30 @@ Probes for issue 11 (figures in ``benchmarks/RESULTS.md``). Every variant select
   FAISS k-means clusters, the class's budget split over them in proportion to their sizes,
   random rows within each (density-matched like random, with coverage of every cluster).
 
+With the pruning benchmark's proxy scores (``el2n``, ``aum``, ``forgetting``, ``margin``;
+run once and cached by ``pruning_mnist1d.py``), ``<strategy>_<score>``:
+
+* ``hard<q>`` / ``easy<q>``: random rows among the hardest / easiest q% of the class;
+  ``band30_5``: without the easiest 30% and the hardest 5%;
+* ``fl_easy90`` / ``fl_hard50``: facility location among the easiest 90% / hardest half;
+* ``flw_hard`` / ``flw_easy``: facility location where covering a row counts 0.5 + its
+  difficulty rank in the class (or the reverse); ``flw_easy_easy90``: that, among the
+  easiest 90%.
+
+Any method can be followed by ``@cd<p>_<score>``: class budgets in proportion to size x
+(mean class score)^p instead of size.
+
     python benchmarks/coverage_variants.py 4k fl_lin,fl_g1,rand_pc 80,200,400,640,1000,1600,2400
     python benchmarks/coverage_variants.py 100000 rand_pc,fl_lin,fl_g1,flr50 1600,4000,8000
     python benchmarks/coverage_variants.py 100000 rand_pc,km2,km8,fl_lin 1600,4000,8000
+    python benchmarks/coverage_variants.py 4k rand_pc,fl_lin,fl_easy90_margin,flw_easy_el2n \
+        80,200,400,640,1000,1600,2400 0,1,2,3,4
+    python benchmarks/coverage_variants.py 4k rand_pc,fl_lin,fl_easy90_margin \
+        80,200,400,640,1000,1600,2400 0,1,2,3,4 --table --against fl_lin
 
 Each cell's accuracy is printed and kept in ``runs/coverage_variants_<pool>.json`` (a killed
-run resumes; cells already there are skipped).
+run resumes; cells already there are skipped); ``--table`` prints the tables of the cells
+already run: mean accuracy, data ratio and paired gain against ``rand_pc``.
 """
 
 import argparse
