@@ -202,23 +202,21 @@ def paired_gain(result, method, *, baseline="random", score="accuracy"):
     for name, label in ((method, "method"), (baseline, "baseline")):
         if name not in result.methods:
             raise ValueError(f"{label} {name!r} is not in the result; it has {result.methods}")
-    ms, mv = result.curve(method, score)
-    bs, bv = result.curve(baseline, score)
-    seeds_m = sorted({int(r["seed"]) for r in result.records if r["method"] == method})
-    seeds_b = sorted({int(r["seed"]) for r in result.records if r["method"] == baseline})
-    common = sorted(set(seeds_m) & set(seeds_b))
-    rows, pooled = [], []
-    for i, size in enumerate(ms):
-        j = np.flatnonzero(bs == size)
-        if j.size == 0:
-            continue
-        d = np.array([mv[i, seeds_m.index(s)] - bv[j[0], seeds_b.index(s)] for s in common])
-        d = d[~np.isnan(d)]
-        if d.size:
-            rows.append(_gain_row(int(size), d))
-            pooled.append(d)
-    if pooled:
-        rows.append(_gain_row(None, np.concatenate(pooled)))
+
+    def cells(name):
+        return {
+            (int(r["size"]), int(r["seed"])): r[score]
+            for r in result.records
+            if r["method"] == name and r[score] == r[score]  # NaN: not measured
+        }
+
+    mine, theirs = cells(method), cells(baseline)
+    by_size = {}
+    for size, seed in sorted(mine.keys() & theirs.keys()):
+        by_size.setdefault(size, []).append(mine[size, seed] - theirs[size, seed])
+    rows = [_gain_row(size, np.array(d)) for size, d in by_size.items()]
+    if by_size:
+        rows.append(_gain_row(None, np.concatenate([np.array(d) for d in by_size.values()])))
     return rows
 
 

@@ -819,16 +819,17 @@ def gain_table(result, *, baseline="random", width=22) -> str:
         if m == baseline:
             continue
         rows = {r["size"]: r for r in paired_gain(result, m, baseline=baseline)}
-
-        def cell(r, w):
-            if r is None:
-                return f"{'-':>{w}s}"
-            band = "" if r["se"] != r["se"] else f"±{200 * r['se']:.1f}"
-            return f"{100 * r['gain']:+.1f}{band} ({r['n_pairs']})".rjust(w)
-
         lines.append(
             f"{m:{width}s}"
-            + "".join(cell(rows.get(s), 17) for s in sizes)
-            + cell(rows.get(None), 19)
+            + "".join(_gain_cell(rows.get(s), 17) for s in sizes)
+            + _gain_cell(rows.get(None), 19)
         )
     return "\n".join(lines)
+
+
+def _gain_cell(row, width):
+    """One paired gain in points, ± twice its standard error, and its pair count."""
+    if row is None:
+        return f"{'-':>{width}s}"
+    band = "" if row["se"] != row["se"] else f"±{200 * row['se']:.1f}"
+    return f"{100 * row['gain']:+.1f}{band} ({row['n_pairs']})".rjust(width)

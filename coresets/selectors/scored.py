@@ -74,10 +74,10 @@ class _ScoredSelector(_CountWeightedSelector):
             del self._fit_y
 
     def _row_scores(self, X, rng) -> np.ndarray:
-        return row_scores(self.scores, X, self._fit_y, self._check_metric(), rng)
+        return _resolve_scores(self.scores, X, self._fit_y, self._check_metric(), rng)
 
 
-def row_scores(scores, X, y, metric, rng) -> np.ndarray:
+def _resolve_scores(scores, X, y, metric, rng) -> np.ndarray:
     """A selector's ``scores`` parameter resolved on the rows ``X``: shape (n_rows,).
 
     None: prototype scores in ``metric`` seeded from ``rng``; a callable: ``scores(X, y)``;
@@ -487,7 +487,7 @@ class HardPrunedSelector(BaseSelector):
                     f"hard_prune={self.hard_prune} dropped the hardest ones; lower n_samples "
                     "or hard_prune"
                 )
-        scores = row_scores(self.scores, Xv, y_arr, metric, rng)
+        scores = _resolve_scores(self.scores, Xv, y_arr, metric, rng)
         self.kept_ = kept_after_pruning(scores, hard_prune, y=y_arr if classes else None)
         self.selector_, selection = fit_on_rows(self.selector, X, Xv, y_arr, costs, self.kept_, rng)
         return self._store(selection)
